@@ -1,0 +1,86 @@
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "command.hpp"
+#include "dedup_files_output.hpp"
+#include "reflinkdedup/app/dedup_files.hpp"
+#include "reflinkdedup/app/exit_codes.hpp"
+#include "reflinkdedup/app/input_error.hpp"
+#include "reflinkdedup/app/interrupt.hpp"
+#include "reflinkdedup/util/sys_error.hpp"
+#include "usage_error.hpp"
+
+namespace po = boost::program_options;
+
+namespace rdd::cli {
+
+namespace {
+
+constexpr const char* kHelp = R"(Usage: reflinkdedup dedup-files [OPTIONS] SOURCE DEST...
+
+Share every identical block-aligned range between SOURCE and each DEST at the same offset,
+with FIDEDUPERANGE (the kernel compares the bytes itself; nothing differing is ever shared).
+Identical files share everything; a DEST that is SOURCE plus appended data shares the common
+prefix; a DEST edited in a few blocks shares all the rest. Contents, mode, owner, timestamps,
+xattrs and attribute flags are never changed. All files must be on one btrfs or XFS
+(reflink=1) filesystem. Directories, symlinks, special files, NOCOW, immutable, append-only
+and btrfs inline files, files in read-only snapshots and second hard links are reported and
+left alone.
+
+Exit status:
+  0  done (also when there was nothing to share)
+  1  done, but some files were skipped or failed (listed)
+  2  usage or input error: nothing was changed
+  4  interrupted (SIGINT/SIGTERM) after the current kernel call
+  5  an unexpected system error stopped the run
+
+Examples:
+  reflinkdedup dedup-files /backup/a/disk.img /backup/b/disk.img
+  reflinkdedup dedup-files --json --dry-run big.log big.log.1
+
+Options)";
+
+}  // namespace
+
+int run_dedup_files(const std::vector<std::string>& args) {
+    po::options_description opts(kHelp);
+    bool json = false, dry_run = false;
+    opts.add_options()
+        ("help,h", "show this help")
+        ("json", po::bool_switch(&json), "print one JSON object instead of the summary")
+        ("dry-run,n", po::bool_switch(&dry_run), "compare and report, change nothing");
+    po::options_description hidden;
+    hidden.add_options()("files", po::value<std::vector<std::string>>(), "files");
+    po::options_description all;
+    all.add(opts).add(hidden);
+    po::positional_options_description pos;
+    pos.add("files", -1);
+
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw UsageError(std::string("dedup-files: ") + e.what());
+    }
+    if (vm.count("help")) {
+        std::cout << opts << "\n";
+        return to_int(ExitCode::Done);
+    }
+    DedupFilesOptions options;
+    if (vm.count("files")) options.paths = vm["files"].as<std::vector<std::string>>();
+    if (options.paths.size() < 2) throw UsageError("dedup-files: needs SOURCE and at least one DEST");
+    options.dry_run = dry_run;
+
+    const InterruptGuard guard;
+    const DedupFilesReport report = dedup_files(options);
+    if (json) {
+        print_json(std::cout, report);
+    } else {
+        print_text(std::cout, report);
+    }
+    if (report.interrupted) return to_int(ExitCode::Interrupted);
+    return to_int(report.skipped.empty() ? ExitCode::Done : ExitCode::Partial);
+}
+
+}  // namespace rdd::cli

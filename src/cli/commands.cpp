@@ -1,0 +1,47 @@
+#include <algorithm>
+#include <array>
+
+#include "command.hpp"
+
+namespace rdd::cli {
+
+namespace {
+
+constexpr std::array kCommands{
+    Command{"dedup-files", "share identical data among the given files (the first is the source)",
+            run_dedup_files},
+};
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+}  // namespace
+
+std::span<const Command> commands() { return kCommands; }
+
+std::string suggest_command(std::string_view typed) {
+    std::string best;
+    std::size_t best_distance = 3;  // further than 2 edits is not a typo
+    for (const Command& c : kCommands) {
+        const std::size_t d = edit_distance(typed, c.name);
+        if (d < best_distance) {
+            best_distance = d;
+            best = c.name;
+        }
+    }
+    return best;
+}
+
+}  // namespace rdd::cli

@@ -1,0 +1,55 @@
+#include "dedup_files_output.hpp"
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "format.hpp"
+
+namespace rdd::cli {
+
+void print_text(std::ostream& out, const DedupFilesReport& r) {
+    const char* verb = r.dry_run ? "would share" : "shared";
+    out << (r.dry_run ? "dry run: " : "") << r.files << " files on " << r.fs_type;
+    if (!r.skipped.empty()) out << ", " << r.skipped.size() << " skipped";
+    out << "\n"
+        << "  compared        " << iec_bytes(r.bytes_compared) << "\n"
+        << "  already shared  " << iec_bytes(r.bytes_already_shared) << "\n";
+    if (r.dry_run) {
+        out << "  " << verb << "     " << iec_bytes(r.bytes_dedupable) << " in " << r.dedupe_calls
+            << " dedupe calls\n";
+    } else {
+        out << "  " << verb << "          " << iec_bytes(r.bytes_shared) << " in " << r.dedupe_calls
+            << " dedupe calls (verified with FIEMAP)\n"
+            << "  freed           " << iec_bytes(r.bytes_freed) << " (free space after sync)\n";
+    }
+    if (r.bytes_changed > 0) {
+        out << "  changed meanwhile " << iec_bytes(r.bytes_changed) << " (left as they were)\n";
+    }
+    if (r.interrupted) out << "  interrupted: stopped after the current call\n";
+    if (!r.skipped.empty()) {
+        out << "  skipped " << r.skipped.size() << (r.skipped.size() == 1 ? " file:\n" : " files:\n");
+        for (const SkippedFile& s : r.skipped) out << "    " << s.path << ": " << s.reason << "\n";
+    }
+}
+
+void print_json(std::ostream& out, const DedupFilesReport& r) {
+    nlohmann::json j;
+    j["command"] = "dedup-files";
+    j["dry_run"] = r.dry_run;
+    j["filesystem"] = r.fs_type;
+    j["files"] = r.files;
+    j["bytes_compared"] = r.bytes_compared;
+    j["bytes_already_shared"] = r.bytes_already_shared;
+    j["bytes_dedupable"] = r.bytes_dedupable;
+    j["bytes_shared"] = r.bytes_shared;
+    j["bytes_changed"] = r.bytes_changed;
+    j["bytes_freed"] = r.bytes_freed;
+    j["dedupe_calls"] = r.dedupe_calls;
+    j["interrupted"] = r.interrupted;
+    j["skipped"] = nlohmann::json::array();
+    for (const SkippedFile& s : r.skipped) j["skipped"].push_back({{"path", s.path}, {"reason", s.reason}});
+    // File names need not be UTF-8: replace invalid bytes rather than fail the report.
+    out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+}  // namespace rdd::cli
