@@ -10,6 +10,7 @@ namespace {
 constexpr std::array kCommands{
     Command{"dedup-files", "share identical data among the given files (the first is the source)",
             run_dedup_files},
+    Command{"find-new", "list what changed in a btrfs subvolume since a generation", run_find_new},
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
