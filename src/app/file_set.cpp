@@ -24,9 +24,6 @@ std::optional<std::string> sharing_problem(const OpenedFile& f, const Filesystem
     if (as_destination && (flags & FS_IMMUTABLE_FL) != 0) {
         return "immutable (chattr +i): used only as a source, never modified";
     }
-    if (as_destination && (flags & FS_APPEND_FL) != 0) {
-        return "append-only (chattr +a): never modified";
-    }
     if (as_destination && fs.type == FsType::Btrfs && in_read_only_subvolume(f.fd.get(), f.path)) {
         return "in a read-only btrfs snapshot: used only as a source, never modified";
     }

@@ -23,8 +23,8 @@ with FIDEDUPERANGE (the kernel compares the bytes itself; nothing differing is e
 Identical files share everything; a DEST that is SOURCE plus appended data shares the common
 prefix; a DEST edited in a few blocks shares all the rest. Contents, mode, owner, timestamps,
 xattrs and attribute flags are never changed. All files must be on one btrfs or XFS
-(reflink=1) filesystem. Directories, symlinks, special files, NOCOW, immutable, append-only
-and btrfs inline files, files in read-only snapshots and second hard links are reported and
+(reflink=1) filesystem. Directories, symlinks, special files, NOCOW, immutable and btrfs
+inline files, files in read-only snapshots and second hard links are reported and
 left alone.
 
 Exit status:

@@ -212,6 +212,24 @@ TEST_P(DedupFiles, ImmutableDestinationIsSkippedImmutableSourceServes) {
     set_immutable(b, false);
 }
 
+TEST_P(DedupFiles, AppendOnlyDestinationIsSharedAndKeepsItsFlag) {
+    // The kernel accepts an append-only destination (only immutable is refused), and sharing
+    // changes none of its bytes.
+    const fs::path a = path("a"), log = path("log");
+    write_random_file(a, 2 * kMiB, 9);
+    independent_copy(a, log);
+    run_checked({"chattr", "+a", log.string()});
+    fs().sync();
+    const auto before = capture({a, log});
+
+    const CliRun r = run_reflinkdedup({"dedup-files", "--json", a, log});
+
+    EXPECT_EQ(r.process.exit_code, 0) << describe(r);
+    EXPECT_EQ(bytes_shared_with(a, log), 2 * kMiB);
+    expect_unchanged(before);  // FS_APPEND_FL included
+    run_checked({"chattr", "-a", log.string()});
+}
+
 TEST_P(DedupFiles, HardLinksOfOneInodeAreNeverDedupedOntoEachOther) {
     const fs::path a = path("a"), link = path("a.link"), b = path("b");
     write_random_file(a, kMiB, 8);
