@@ -17,6 +17,8 @@ struct Command {
 
 int run_dedup_files(const std::vector<std::string>& args);
 int run_find_new(const std::vector<std::string>& args);
+int run_scan_vol(const std::vector<std::string>& args);
+int run_recover(const std::vector<std::string>& args);
 
 // The closest command name to a mistyped one, or empty when nothing is close.
 [[nodiscard]] std::string suggest_command(std::string_view typed);

@@ -8,8 +8,10 @@ namespace rdd::cli {
 namespace {
 
 constexpr std::array kCommands{
+    Command{"scan-vol", "catalog the files under PATH (what changed since the last scan)", run_scan_vol},
     Command{"dedup-files", "share identical data among the given files (the first is the source)",
             run_dedup_files},
+    Command{"recover", "put back flags a killed --lock=immutable run left behind", run_recover},
     Command{"find-new", "list what changed in a btrfs subvolume since a generation", run_find_new},
 };
 

@@ -25,6 +25,9 @@ void print_text(std::ostream& out, const DedupFilesReport& r) {
     if (r.bytes_changed > 0) {
         out << "  changed meanwhile " << iec_bytes(r.bytes_changed) << " (left as they were)\n";
     }
+    if (r.freezes_recovered > 0) {
+        out << "  recovered       immutable flags of " << r.freezes_recovered << " files from a crashed run\n";
+    }
     if (r.interrupted) out << "  interrupted: stopped after the current call\n";
     if (!r.skipped.empty()) {
         out << "  skipped " << r.skipped.size() << (r.skipped.size() == 1 ? " file:\n" : " files:\n");
@@ -45,6 +48,8 @@ void print_json(std::ostream& out, const DedupFilesReport& r) {
     j["bytes_changed"] = r.bytes_changed;
     j["bytes_freed"] = r.bytes_freed;
     j["dedupe_calls"] = r.dedupe_calls;
+    j["lock"] = r.lock_method;
+    j["freezes_recovered"] = r.freezes_recovered;
     j["interrupted"] = r.interrupted;
     j["skipped"] = nlohmann::json::array();
     for (const SkippedFile& s : r.skipped) j["skipped"].push_back({{"path", s.path}, {"reason", s.reason}});

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "reflinkdedup/lock/lease_signal.hpp"
 #include "reflinkdedup/app/exit_codes.hpp"
 #include "reflinkdedup/app/input_error.hpp"
 #include "reflinkdedup/util/sys_error.hpp"
@@ -44,6 +45,9 @@ int dispatch(const std::vector<std::string>& argv) {
 
 int main(int argc, char** argv) {
     using rdd::ExitCode;
+    // Lease-break signals are read from a signalfd: block them before any thread starts, so
+    // no thread can be killed by one or swallow it.
+    const rdd::lock::LeaseSignalBlock lease_signals;
     try {
         return dispatch({argv + 1, argv + argc});
     } catch (const rdd::cli::UsageError& e) {

@@ -1,0 +1,69 @@
+#pragma once
+// `scan-vol`: record every regular file under the given roots in the filesystem's catalog,
+// with digests of its data, reading only what changed since the last scan.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "reflinkdedup/hash/read_engine_kind.hpp"
+
+namespace rdd {
+
+// 64 KiB: at 4 KiB a multi-TB volume needs billions of catalog rows; duplicates in backups
+// come as whole files, prefixes and edits of mostly untouched blocks, which 64 KiB keeps.
+inline constexpr std::uint32_t kDefaultScanBlockSize = 64 * 1024;
+
+struct ScanOptions {
+    std::vector<std::string> roots;       // directories on one filesystem
+    std::string catalog_path;             // "" = /var/lib/reflinkdedup/<fs-uuid>.sqlite
+    std::uint32_t block_size = 0;         // 0 = the catalog's, or the default for a new one
+    bool reset_on_block_size_change = false;
+    std::uint64_t min_size = 1;           // smaller files are not catalogued
+    std::vector<std::string> excludes;    // see PathFilter
+    std::chrono::milliseconds wait{0};    // for the catalog's writer lock
+    hash::EngineChoice engine = hash::EngineChoice::Auto;
+    bool rehash = false;                  // read every file again, whatever the catalog says
+    std::function<bool()> stop;           // checked between files: true ends the scan early
+};
+
+struct ScanProgress {
+    std::uint64_t files_seen = 0;
+    std::uint64_t files_hashed = 0;
+    std::uint64_t bytes_read = 0;
+    std::uint64_t bytes_queued = 0;  // bytes of files sent to the hasher so far
+    bool walk_done = false;          // bytes_queued is final: an ETA can be given
+};
+
+struct ScanReport {
+    std::string catalog_path;
+    std::string filesystem;
+    std::string engine;                    // "io_uring" or "pread"
+    std::uint32_t block_size = 0;
+    std::uint64_t files_seen = 0;          // regular files met by the walk (hard links each time)
+    std::uint64_t files_hashed = 0;        // new or changed: read and hashed
+    std::uint64_t files_unchanged = 0;     // (ino, gen, size, mtime, ctime) as catalogued: not read
+    std::uint64_t files_deleted = 0;       // catalogued files that are gone
+    std::uint64_t bytes_read = 0;          // data actually read from disk
+    std::uint64_t bytes_hashed = 0;        // content covered by new digests (holes included)
+    std::map<std::string, std::uint64_t> skipped;  // reason -> files or directories
+    std::vector<std::string> errors;       // files that could not be read ("path: why"), first 100
+    std::uint64_t error_count = 0;
+    double elapsed_s = 0;
+    std::uint64_t catalog_bytes = 0;       // database + WAL after the scan
+    bool interrupted = false;
+};
+
+using ScanProgressCallback = std::function<void(const ScanProgress&)>;
+
+// Throws InputError-like std::runtime_error subclasses from the catalog (busy, newer schema,
+// block size mismatch) and rdd::SysError for unexpected failures.
+[[nodiscard]] ScanReport scan_volumes(const ScanOptions& options,
+                                      const ScanProgressCallback& progress = {});
+
+// The catalog a filesystem gets when --db is not given.
+[[nodiscard]] std::string default_catalog_path(const std::string& fs_uuid);
+
+}  // namespace rdd

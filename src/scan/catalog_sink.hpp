@@ -1,0 +1,58 @@
+#pragma once
+// Takes the hasher's digests to the catalog: blocks in order per file, with their physical
+// addresses and the zero blocks of holes the hasher was told not to read, and the file's
+// content digest at its end. Memory is per file in flight, never per file scanned.
+#include <sys/stat.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reflinkdedup/catalog/write_batch.hpp"
+#include "reflinkdedup/hash/digest.hpp"
+#include "reflinkdedup/hash/hasher.hpp"
+#include "reflinkdedup/model/extent.hpp"
+#include "reflinkdedup/scan/block_places.hpp"
+#include "reflinkdedup/scan/scan_volumes.hpp"
+
+namespace rdd {
+
+struct QueuedFile {
+    catalog::FileId id = 0;
+    std::string path;                // for messages
+    struct stat st {};               // as it was when queued: a change meanwhile voids the digests
+    std::vector<Extent> extents;     // for physical addresses
+    std::vector<BlockSpan> holes;    // blocks the hasher skips: known zeros
+};
+
+class CatalogSink final : public hash::HashSink {
+public:
+    CatalogSink(catalog::WriteBatch& batch, std::uint32_t block_size, ScanReport& report);
+    ~CatalogSink() override;
+    CatalogSink(const CatalogSink&) = delete;
+    CatalogSink& operator=(const CatalogSink&) = delete;
+
+    // Registers a file before it is submitted to the hasher under `token`.
+    void expect(std::uint64_t token, QueuedFile file);
+    [[nodiscard]] std::size_t in_flight() const noexcept { return files_.size(); }
+    // Bytes of blocks hashed so far, for live progress (bytes_read is counted per file).
+    [[nodiscard]] std::uint64_t bytes_delivered() const noexcept { return bytes_delivered_; }
+
+    void on_block(const hash::BlockDigest& block) override;
+    void on_file_done(hash::FileDigest& file) override;
+
+private:
+    struct Open;
+    void emit_zeros_until(Open& f, std::uint64_t index);
+    void add(Open& f, std::uint64_t index, const hash::Digest128& digest, bool zero);
+    void fail(Open& f, const std::string& why);
+
+    catalog::WriteBatch& batch_;
+    std::uint32_t block_size_;
+    ScanReport& report_;
+    std::map<std::uint64_t, std::unique_ptr<Open>> files_;
+    std::uint64_t bytes_delivered_ = 0;
+};
+
+}  // namespace rdd
