@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <span>
 
 #include "reflinkdedup/app/interrupt.hpp"
 #include "reflinkdedup/clone/dedupe_range.hpp"
 #include "reflinkdedup/fs/fiemap.hpp"
 #include "reflinkdedup/fs/free_space.hpp"
+#include "reflinkdedup/lock/file_freeze_journal.hpp"
+#include "reflinkdedup/lock/job_lock.hpp"
+#include "reflinkdedup/lock/recover.hpp"
 #include "reflinkdedup/plan/block_sharing.hpp"
 #include "reflinkdedup/plan/dedupe_batches.hpp"
 #include "reflinkdedup/plan/dedupe_length.hpp"
@@ -22,8 +26,14 @@ namespace {
 struct Destination {
     OpenedFile* file;
     std::uint64_t size;
-    bool failed = false;  // the kernel refused it: leave it alone from now on
+    std::size_t lock_index;  // in the JobLock's targets (0 is the source)
+    bool failed = false;     // refused, busy or written to: leave it alone from now on
 };
+
+// Why a file cannot be locked, for the skipped list (the lock names the writers it found).
+std::string lock_problem(const lock::LockResult& r) {
+    return r.reason.empty() ? std::string("could not be locked") : r.reason;
+}
 
 // Smaller windows when many destinations are compared, so all of them stay in the page cache
 // between reading and the kernel's own compare.
@@ -37,21 +47,44 @@ std::uint64_t window_for(std::uint64_t wanted, std::size_t destinations, std::ui
 
 class DedupFilesRun {
 public:
-    DedupFilesRun(FileSet& set, const DedupFilesOptions& opt, DedupFilesReport& report)
-        : set_(set), opt_(opt), report_(report), block_(set.fs.block_size) {
+    DedupFilesRun(FileSet& set, const DedupFilesOptions& opt, DedupFilesReport& report, lock::JobLock& lock)
+        : set_(set), opt_(opt), report_(report), lock_(lock), block_(set.fs.block_size) {
         src_size_ = static_cast<std::uint64_t>(set.source.st.st_size);
         for (OpenedFile& f : set.destinations) {
-            dests_.push_back({&f, static_cast<std::uint64_t>(f.st.st_size)});
+            dests_.push_back({&f, static_cast<std::uint64_t>(f.st.st_size), dests_.size() + 1});
         }
         window_ = window_for(opt.window_bytes, dests_.size(), block_);
         src_buf_.resize(static_cast<std::size_t>(window_));
         dst_buf_.resize(static_cast<std::size_t>(window_));
     }
 
+    // Locks the job's files; false when the source itself cannot be used.
+    bool lock_files() {
+        std::vector<lock::LockTarget> targets{{src_fd(), src_path()}};
+        for (const Destination& d : dests_) targets.push_back({d.file->fd.get(), d.file->path});
+        const lock::JobLockReport locked = lock_.lock(targets);
+        if (locked.files[0].verdict != lock::LockVerdict::Usable) {
+            report_.skipped.push_back({src_path(), lock_problem(locked.files[0])});
+            return false;
+        }
+        for (Destination& d : dests_) {
+            const lock::LockResult& r = locked.files[d.lock_index];
+            if (r.verdict != lock::LockVerdict::Usable) fail(d, lock_problem(r));
+            else if (r.source_only) fail(d, "immutable: used only as a source, never modified");
+        }
+        return true;
+    }
+
     void run() {
+        if (!lock_files()) return;
         for (std::uint64_t w = 0; w < src_size_; w += window_) {
             if (interrupt_requested()) {
                 report_.interrupted = true;
+                return;
+            }
+            if (!lock_.still_valid(0)) {
+                // Someone writes the source: stop, leaving every destination as it is.
+                report_.skipped.push_back({src_path(), "written to during the run; stopped"});
                 return;
             }
             process_window(w, std::min(window_, src_size_ - w));
@@ -68,7 +101,7 @@ private:
         bool src_loaded = false;
         for (std::size_t d = 0; d < dests_.size(); ++d) {
             Destination& dst = dests_[d];
-            if (dst.failed || dst.size <= w) continue;
+            if (dst.failed || dst.size <= w || !still_locked(dst)) continue;
             const AlignedRanges r{w, w, std::min(src_len, dst.size - w)};
             const auto dst_ext = read_fiemap(dst.file->fd.get(), w, r.length, dst.file->path);
             const auto states = classify_blocks(src_ext, dst_ext, r, block_);
@@ -117,15 +150,36 @@ private:
         requests.push_back({d, off, off, l->effective});
     }
 
-    void execute(const DedupeCall& call) {
+    // A broken lease (or a lost freeze) means someone writes the file: stop its work now,
+    // which also releases the lease so the writer waits no longer.
+    bool still_locked(Destination& d) {
+        if (lock_.still_valid(d.lock_index)) return true;
+        fail(d, "written to during the run; left as it was");
+        return false;
+    }
+
+    void execute(const DedupeCall& whole) {
+        if (opt_.dry_run) {
+            ++report_.dedupe_calls;
+            return;
+        }
+        if (!lock_.still_valid(0)) return;  // run() reports it before the next window
+        DedupeCall call{whole.src_offset, whole.length, {}};
+        for (const DedupeDest& dd : whole.dests) {
+            if (!dests_[dd.dest].failed && still_locked(dests_[dd.dest])) call.dests.push_back(dd);
+        }
+        if (call.dests.empty()) return;
         ++report_.dedupe_calls;
-        if (opt_.dry_run) return;
         std::vector<DedupeTarget> targets;
+        std::vector<std::size_t> lock_indices;
         for (const DedupeDest& dd : call.dests) {
             targets.push_back({dests_[dd.dest].file->fd.get(), dd.dst_offset});
+            lock_indices.push_back(dests_[dd.dest].lock_index);
         }
         std::vector<DedupeOutcome> outcomes;
         try {
+            // Immutable-frozen destinations are thawed only around their own ioctl.
+            const lock::DestinationGuard guard = lock_.guard_destinations(lock_indices);
             outcomes = dedupe_range(src_fd(), call.src_offset, call.length, targets, src_path());
         } catch (const SysError& e) {
             // The call as a whole failed (e.g. the source shrank): mark its files, go on.
@@ -159,12 +213,14 @@ private:
     void fail(Destination& dst, const std::string& reason) {
         if (dst.failed) return;
         dst.failed = true;
+        lock_.release(dst.lock_index);
         report_.skipped.push_back({dst.file->path, reason});
     }
 
     FileSet& set_;
     const DedupFilesOptions& opt_;
     DedupFilesReport& report_;
+    lock::JobLock& lock_;
     std::uint64_t block_;
     std::uint64_t src_size_ = 0;
     std::uint64_t window_ = 0;
@@ -183,10 +239,25 @@ DedupFilesReport dedup_files(const DedupFilesOptions& options) {
     report.skipped = set.skipped;
     if (set.destinations.empty()) return report;
 
+    // A dry run changes nothing, not even a flag: it does not lock.
+    const lock::LockMethod method = options.dry_run ? lock::LockMethod::None : options.lock_method;
+    report.lock_method = std::string(lock::to_string(method));
+    // The immutable method journals each file's flags before freezing it; a run that died
+    // left its entries behind, and they are put back before anything else.
+    std::unique_ptr<lock::FileFreezeJournal> journal;
+    if (method == lock::LockMethod::Immutable) {
+        journal = std::make_unique<lock::FileFreezeJournal>(options.state_dir);
+        for (const lock::RecoverItem& r : lock::recover(*journal)) {
+            if (r.outcome == lock::RecoverOutcome::Restored) ++report.freezes_recovered;
+        }
+    }
+    const auto job_lock = lock::make_job_lock(method, journal.get());
+
     const int fs_fd = set.source.fd.get();
     const std::uint64_t free_before =
         options.dry_run ? 0 : committed_free_bytes(fs_fd, set.fs.type, set.source.path);
-    DedupFilesRun(set, options, report).run();
+    DedupFilesRun(set, options, report, *job_lock).run();
+    job_lock->release_all();
     if (!options.dry_run) {
         const std::uint64_t free_after = committed_free_bytes(fs_fd, set.fs.type, set.source.path);
         report.bytes_freed = static_cast<std::int64_t>(free_after) - static_cast<std::int64_t>(free_before);

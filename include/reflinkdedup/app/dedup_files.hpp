@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "reflinkdedup/app/file_set.hpp"
+#include "reflinkdedup/lock/lock_method.hpp"
 
 namespace rdd {
 
@@ -13,6 +14,8 @@ struct DedupFilesOptions {
     std::vector<std::string> paths;  // paths[0] is the source
     bool dry_run = false;            // compare and plan, call nothing
     std::uint64_t window_bytes = 16u << 20;  // compared and shared per step; shrinks with many files
+    lock::LockMethod lock_method = lock::kDefaultLockMethod;  // how files are kept from writers
+    std::string state_dir = "/var/lib/reflinkdedup";        // freeze journal of --lock=immutable
 };
 
 struct DedupFilesReport {
@@ -28,6 +31,8 @@ struct DedupFilesReport {
     bool dry_run = false;
     bool interrupted = false;
     std::vector<SkippedFile> skipped;         // never touched, or left as they were
+    std::string lock_method;                  // "lease", "immutable" or "none"
+    std::uint64_t freezes_recovered = 0;      // immutable flags of a crashed run put back first
 };
 
 // Throws InputError (nothing changed) or SysError (unexpected system failure).
