@@ -90,6 +90,18 @@ time_cat() {  # dir -> seconds
     echo "$t1 - $t0" | bc -l
 }
 
+# The whole product path: walk, hash, write a fresh catalog (its own temp file each time).
+rdd=${RDD_BINARY:-$here/build/src/cli/reflinkdedup}
+[[ -x $rdd ]] || { echo "reflinkdedup not found at $rdd (build it or set RDD_BINARY)" >&2; exit 2; }
+scan_vol_time() {
+    local t0 t1 db=$work/catalog.sqlite
+    rm -f "$db" "$db-wal" "$db-shm" "$db.lock"
+    t0=$(now)
+    "$rdd" scan-vol --db "$db" --block-size "$BLOCK" --json "$mnt/data" >/dev/null
+    t1=$(now)
+    echo "$t1 - $t0" | bc -l
+}
+
 scan_time() {  # hash_bench scan options... -> seconds; fails when hash_bench does
     local out
     out=$("$bench" scan "$@" --block "$BLOCK" "$mnt/data") || return 1
@@ -117,14 +129,14 @@ for kind in $FS; do
     bytes=$(du -sb --apparent-size "$mnt/data" | cut -f1)
     files=$(find "$mnt/data" -type f | wc -l)
     echo "== $kind: $files files, $bytes bytes; cold cache, $RUNS rounds, block $BLOCK"
-    t_cat=() t_uring=() t_pread=() t_drop=()
+    t_cat=() t_uring=() t_pread=() t_drop=() t_vol=()
     for ((r = 0; r < RUNS; r++)); do
         # Rotate the order each round: the host under a loop device caches too, and whatever
         # runs first after a write or a drop behaves differently.
         line="$kind round $((r + 1)):"
-        for ((k = 0; k < 4; k++)); do
+        for ((k = 0; k < 5; k++)); do
             cold
-            case $(( (r + k) % 4 )) in
+            case $(( (r + k) % 5 )) in
                 0) t=$(time_cat "$mnt/data"); t_cat+=("$t"); line+=$(printf ' cat %.2f s' "$t") ;;
                 1) t=$(scan_time --engine io_uring)
                    t_uring+=("$t"); line+=$(printf ' io_uring %.2f s' "$t") ;;
@@ -132,6 +144,7 @@ for kind in $FS; do
                    t_pread+=("$t"); line+=$(printf ' pread %.2f s' "$t") ;;
                 3) t=$(scan_time --engine io_uring --drop-cache)
                    t_drop+=("$t"); line+=$(printf ' io_uring+DONTNEED %.2f s' "$t") ;;
+                4) t=$(scan_vol_time); t_vol+=("$t"); line+=$(printf ' scan-vol %.2f s' "$t") ;;
             esac
         done
         echo "$line"
@@ -144,6 +157,9 @@ for kind in $FS; do
         "$m_uring" "$(echo "$bytes / $m_uring / 1000000" | bc -l)" \
         "$m_pread" "$(echo "$bytes / $m_pread / 1000000" | bc -l)"
     m_drop=$(printf '%s\n' "${t_drop[@]}" | median)
+    m_vol=$(printf '%s\n' "${t_vol[@]}" | median)
+    printf 'RESULT %s ratio scan-vol/cat (medians, fresh catalog each run): %.3f\n' "$kind" \
+        "$(echo "$m_vol / $m_cat" | bc -l)"
     printf 'RESULT %s ratio hasher/cat (medians): io_uring %.3f, pread %.3f, io_uring with drop_cache %.3f\n' \
         "$kind" "$(echo "$m_uring / $m_cat" | bc -l)" "$(echo "$m_pread / $m_cat" | bc -l)" \
         "$(echo "$m_drop / $m_cat" | bc -l)"
