@@ -59,6 +59,7 @@ nlohmann::json to_json(const ScanReport& r) {
     j["files_deleted"] = r.files_deleted;
     j["bytes_read"] = r.bytes_read;
     j["bytes_hashed"] = r.bytes_hashed;
+    j["bytes_reused"] = r.bytes_reused;
     j["elapsed_s"] = r.elapsed_s;
     j["catalog_bytes"] = r.catalog_bytes;
     j["skipped"] = r.skipped;
@@ -72,7 +73,7 @@ void print_text(std::ostream& out, const ScanReport& r) {
     out << r.files_seen << " files on " << r.filesystem << " in " << r.elapsed_s << " s"
         << (r.interrupted ? " (interrupted)" : "") << "\n"
         << "  hashed     " << r.files_hashed << " files, " << iec_bytes(r.bytes_hashed) << " ("
-        << iec_bytes(r.bytes_read) << " read, " << r.engine << ")\n"
+        << iec_bytes(r.bytes_read) << " read, " << iec_bytes(r.bytes_reused) << " kept, " << r.engine << ")\n"
         << "  unchanged  " << r.files_unchanged << " files (not read)\n"
         << "  removed    " << r.files_deleted << " files that are gone\n"
         << "  catalog    " << r.catalog_path << ", " << iec_bytes(r.catalog_bytes) << ", "

@@ -27,6 +27,7 @@ struct CatalogSink::Open {
     QueuedFile file;
     BlockAddresses addresses;  // views file.extents: Open never moves (held by unique_ptr)
     std::size_t next_hole = 0;
+    std::size_t next_known = 0;
     std::uint64_t next_index = 0;
     // The content digest: XXH3-128 over the file's block digests in order (zero blocks as an
     // all-zero digest) and its size. Computable from catalogued blocks without reading data.
@@ -39,16 +40,18 @@ CatalogSink::CatalogSink(catalog::WriteBatch& batch, std::uint32_t block_size, S
 CatalogSink::~CatalogSink() = default;
 
 void CatalogSink::expect(std::uint64_t token, QueuedFile file) {
+    known_held_ += file.known.size();
     files_[token] = std::make_unique<Open>(std::move(file), block_size_);
 }
 
-void CatalogSink::add(Open& f, std::uint64_t index, const hash::Digest128& digest, bool zero) {
+void CatalogSink::add(Open& f, std::uint64_t index, const hash::Digest128& digest, bool zero,
+                      std::uint64_t physical) {
     catalog::Block b;
     b.index = index;
     b.zero = zero;
     if (!zero) {
         b.digest = to_catalog(digest);
-        b.physical = f.addresses.physical(index);
+        b.physical = physical;
     }
     batch_.add_blocks(f.file.id, std::span(&b, 1));
     const auto bytes = zero ? hash::Digest128{}.to_bytes() : digest.to_bytes();
@@ -56,24 +59,43 @@ void CatalogSink::add(Open& f, std::uint64_t index, const hash::Digest128& diges
     f.next_index = index + 1;
 }
 
-void CatalogSink::emit_zeros_until(Open& f, std::uint64_t index) {
+void CatalogSink::emit_skipped_until(Open& f, std::uint64_t index) {
     const auto& holes = f.file.holes;
-    while (f.next_hole < holes.size() && holes[f.next_hole].first < index) {
-        const BlockSpan& h = holes[f.next_hole];
-        for (std::uint64_t i = std::max(h.first, f.next_index); i < h.first + h.count && i < index; ++i) {
-            add(f, i, {}, true);
+    const auto& known = f.file.known;
+    for (;;) {
+        // The next skipped block: the smaller of the next hole block and the next known block.
+        std::uint64_t hole_next = UINT64_MAX;
+        while (f.next_hole < holes.size()) {
+            const BlockSpan& h = holes[f.next_hole];
+            hole_next = std::max(h.first, f.next_index);
+            if (hole_next < h.first + h.count) break;
+            ++f.next_hole;
+            hole_next = UINT64_MAX;
         }
-        if (h.first + h.count > index) break;  // the rest of this hole comes after `index`
-        ++f.next_hole;
+        const std::uint64_t known_next = f.next_known < known.size() ? known[f.next_known].index : UINT64_MAX;
+        const std::uint64_t next = std::min(hole_next, known_next);
+        if (next >= index) return;
+        if (next == known_next) {
+            const KnownBlock& k = known[f.next_known++];
+            add(f, k.index, k.digest, false, k.physical);
+            bytes_reused_ += block_length(f, k.index);
+        } else {
+            add(f, next, {}, true, 0);
+        }
     }
+}
+
+std::uint64_t CatalogSink::block_length(const Open& f, std::uint64_t index) const {
+    const auto size = static_cast<std::uint64_t>(f.file.st.st_size);
+    return std::min<std::uint64_t>(block_size_, size - index * block_size_);
 }
 
 void CatalogSink::on_block(const hash::BlockDigest& block) {
     const auto it = files_.find(block.token);
     if (it == files_.end()) return;
     Open& f = *it->second;
-    emit_zeros_until(f, block.index);
-    add(f, block.index, block.digest, block.is_zero);
+    emit_skipped_until(f, block.index);
+    add(f, block.index, block.digest, block.is_zero, block.is_zero ? 0 : f.addresses.physical(block.index));
     bytes_delivered_ += block.length;
 }
 
@@ -97,13 +119,14 @@ void CatalogSink::on_file_done(hash::FileDigest& done) {
         ++report_.skipped["changed while being read"];
     } else {
         const std::uint64_t size = static_cast<std::uint64_t>(f.file.st.st_size);
-        emit_zeros_until(f, (size + block_size_ - 1) / block_size_);
+        emit_skipped_until(f, (size + block_size_ - 1) / block_size_);
         const auto size_bytes = hash::Digest128{0, size}.to_bytes();
         f.content.update(size_bytes);
         batch_.end_file(f.file.id, to_catalog(f.content.digest()));
         ++report_.files_hashed;
         report_.bytes_hashed += size;
     }
+    known_held_ -= f.file.known.size();
     files_.erase(it);
 }
 

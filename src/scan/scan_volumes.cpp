@@ -73,6 +73,26 @@ bool layout_unchanged(const catalog::Catalog& cat, catalog::FileId id, const std
     return same && next == (size + block_size - 1) / block_size;
 }
 
+// Blocks of a changed file that btrfs cannot have rewritten: a full block that lies, whole, at
+// the same physical address as when it was hashed (copy-on-write never writes over data in
+// place; NOCOW files are not scanned). Their digests are kept and the blocks are not read.
+// Only on btrfs: XFS overwrites unshared blocks in place.
+std::vector<KnownBlock> reusable_blocks(const catalog::Catalog& cat, const catalog::FileRow& old,
+                                        const std::vector<Extent>& extents, std::uint64_t size,
+                                        std::uint32_t block_size) {
+    std::vector<KnownBlock> known;
+    BlockAddresses addresses(extents, size, block_size);
+    const std::uint64_t full_then = old.size / block_size, full_now = size / block_size;
+    (void)cat.for_each_block(old.id, [&](const catalog::Block& b) {
+        if (b.index >= full_then || b.index >= full_now) return false;  // partial blocks differ
+        if (!b.zero && b.physical != 0 && addresses.physical(b.index) == b.physical) {
+            known.push_back({b.index, hash::Digest128{b.digest.hi, b.digest.lo}, b.physical});
+        }
+        return true;
+    });
+    return known;
+}
+
 FilesystemInfo probe_root(const std::string& root) {
     const UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) throw_errno("open directory", root);
@@ -143,16 +163,23 @@ private:
                 return;
             }
         }
-        queue(std::move(fd), st, id, rel);
+        queue(std::move(fd), st, id, rel, existing);
     }
 
-    void queue(UniqueFd fd, const struct stat& st, const catalog::FileIdentity& id, const std::string& rel) {
+    void queue(UniqueFd fd, const struct stat& st, const catalog::FileIdentity& id, const std::string& rel,
+               const std::optional<catalog::FileRow>& previous) {
         const auto size = static_cast<std::uint64_t>(st.st_size);
         QueuedFile q;
         q.path = rel;
         q.st = st;
         q.extents = read_fiemap(fd.get(), 0, size, rel);
         q.holes = hole_blocks(q.extents, size, cat_.block_size());
+        // Memory for kept digests is capped (24 bytes a block); past it files are just read.
+        constexpr std::size_t kMaxKnownBlocks = std::size_t{4} << 20;
+        if (previous && !opt_.rehash && fs_.type == FsType::Btrfs &&
+            previous->state == catalog::FileState::hashed && sink_.known_blocks_held() < kMaxKnownBlocks) {
+            q.known = reusable_blocks(cat_, *previous, q.extents, size, cat_.block_size());
+        }
         catalog::FileRecord rec;
         rec.identity = id;
         rec.volume = volume_;
@@ -167,6 +194,13 @@ private:
         job.token = next_token_++;
         job.size = size;
         for (const BlockSpan& h : q.holes) job.skip.push_back({h.first, h.count});
+        for (const KnownBlock& k : q.known) {
+            if (!job.skip.empty() && job.skip.back().first + job.skip.back().count == k.index) {
+                ++job.skip.back().count;
+            } else {
+                job.skip.push_back({k.index, 1});
+            }
+        }
         job.fd = std::move(fd);
         sink_.expect(job.token, std::move(q));
         bytes_queued_ += size;
@@ -256,6 +290,7 @@ ScanReport scan_volumes(const ScanOptions& opt, const ScanProgressCallback& prog
             complete = scan.run(root, volume, subvol);
             hasher.finish();
             batch.commit();
+            report.bytes_reused += sink.bytes_reused();
         }
         if (complete) {
             report.files_deleted += cat.delete_unseen(volume, epoch);

@@ -141,7 +141,11 @@ TEST_P(ScanVol, AfterChurnExactlyTheChangedFilesAreRehashedAndTheGoneOnesLeave) 
     EXPECT_EQ(r.json["files_hashed"], 4);     // f1, f2, the new f3, f7
     EXPECT_EQ(r.json["files_unchanged"], 2);  // f4 (renamed: same inode), f6
     EXPECT_EQ(r.json["files_deleted"], 2);    // the old f3 inode and f5
-    EXPECT_EQ(r.json["bytes_read"], 1000 + 200'000 + 150'000 + 70'000);
+    // Every byte of the changed files is read or, on btrfs, kept where the touched file's full
+    // blocks still lie where they were hashed.
+    const std::uint64_t reused = GetParam() == FsKind::Btrfs ? 3 * kBlock : 0;
+    EXPECT_EQ(r.json["bytes_reused"], reused);
+    EXPECT_EQ(r.json["bytes_read"], 1000 + 200'000 + 150'000 + 70'000 - reused);
     EXPECT_EQ(catalog_files(), 6u);           // no stale or duplicate identity rows
     EXPECT_EQ(row(path("f4-renamed"))->path, "f4-renamed");
     const auto cat = catalog::Catalog::open_reader(db());
@@ -208,6 +212,16 @@ TEST_P(ScanVol, BadInputExitsTwo) {
     EXPECT_EQ(run_reflinkdedup({"scan-vol", "--db", db(), path("missing")}).process.exit_code, 5);
 }
 
+TEST_P(ScanVol, AGrownFileGetsCorrectDigests) {
+    write_random_file(path("log"), 5 * kBlock + 10, 15);
+    fs().sync();
+    ASSERT_EQ(scan().process.exit_code, 0);
+    run_checked({"sh", "-c", "head -c 200000 /dev/urandom >> " + path("log").string()});
+    fs().sync();
+    ASSERT_EQ(scan().process.exit_code, 0);
+    expect_blocks_match(path("log"));
+}
+
 TEST_P(ScanVol, RehashReadsEverythingAgain) {
     write_random_file(path("a"), 300'000, 12);
     fs().sync();
@@ -238,6 +252,25 @@ TEST_P(ScanVolBtrfs, ARewriteWithTheMtimeSetBackIsStillRehashed) {
     ASSERT_EQ(r.process.exit_code, 0) << describe(r);
     EXPECT_EQ(r.json["files_hashed"], 1);
     expect_blocks_match(path("a"));
+}
+
+TEST_P(ScanVolBtrfs, AGrownFileIsReadOnlyFromItsOldEnd) {
+    // 10 full blocks + 1000 bytes, then a day of log appended.
+    write_random_file(path("log"), 10 * kBlock + 1000, 14);
+    fs().sync();
+    ASSERT_EQ(scan().process.exit_code, 0);
+    {
+        std::ofstream out(path("log"), std::ios::binary | std::ios::app);
+        const std::vector<char> tail(3 * kBlock, 'x');
+        out.write(tail.data(), static_cast<std::streamsize>(tail.size()));
+    }
+    fs().sync();
+    const CliRun r = scan();
+    ASSERT_EQ(r.process.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.json["files_hashed"], 1);
+    EXPECT_EQ(r.json["bytes_reused"], 10 * kBlock);           // the old full blocks: not read
+    EXPECT_EQ(r.json["bytes_read"], 1000 + 3 * kBlock);        // the old partial block + the tail
+    expect_blocks_match(path("log"));
 }
 
 INSTANTIATE_TEST_SUITE_P(, ScanVolBtrfs, ::testing::Values(FsKind::Btrfs), FsKindParamName{});

@@ -47,7 +47,8 @@ struct ScanReport {
     std::uint64_t files_unchanged = 0;     // (ino, gen, size, mtime, ctime) as catalogued: not read
     std::uint64_t files_deleted = 0;       // catalogued files that are gone
     std::uint64_t bytes_read = 0;          // data actually read from disk
-    std::uint64_t bytes_hashed = 0;        // content covered by new digests (holes included)
+    std::uint64_t bytes_hashed = 0;        // size of the files (re)catalogued: read, kept or holes
+    std::uint64_t bytes_reused = 0;        // btrfs: blocks of changed files still where they were, not read
     std::map<std::string, std::uint64_t> skipped;  // reason -> files or directories
     std::vector<std::string> errors;       // files that could not be read ("path: why"), first 100
     std::uint64_t error_count = 0;
