@@ -95,7 +95,14 @@ std::vector<KnownBlock> reusable_blocks(const catalog::Catalog& cat, const catal
 
 FilesystemInfo probe_root(const std::string& root) {
     const UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd) throw_errno("open directory", root);
+    if (!fd) {
+        // What the user typed is wrong (exit 2), not the system.
+        if (errno == ENOENT || errno == ENOTDIR || errno == EACCES || errno == ELOOP) {
+            throw std::invalid_argument(root + ": " + (errno == ENOTDIR ? std::string("not a directory")
+                                                                        : errno_text(errno)));
+        }
+        throw_errno("open directory", root);
+    }
     return probe_filesystem(fd.get(), root);
 }
 

@@ -35,12 +35,14 @@ struct Args {
     bool naive_index = false;
     std::vector<std::string> pragmas;  // experiments, e.g. "wal_autocheckpoint = 10000"
     std::size_t in_flight = 1;          // files open at once, fed one block at a time in turn
+    bool sequential_inodes = false;     // as btrfs tree search / XFS bulkstat deliver them
 };
 
 [[noreturn]] void usage() {
     std::fprintf(stderr,
                  "usage: rdd_bench_catalog --dir DIR [--max-rows N] [--query-at N[,N...] (0: none)] "
-                 "[--dup-share F] [--in-flight N] [--naive-digest-index] [--pragma 'name = value']...\n");
+                 "[--dup-share F] [--in-flight N] [--sequential-inodes] [--naive-digest-index]\n"
+                 "       [--pragma 'name = value']...\n");
     std::exit(2);
 }
 
@@ -72,6 +74,7 @@ Args parse(int argc, char** argv) {
         else if (arg == "--naive-digest-index") a.naive_index = true;
         else if (arg == "--pragma") a.pragmas.push_back(value());
         else if (arg == "--in-flight") a.in_flight = std::max<std::size_t>(1, std::stoul(value()));
+        else if (arg == "--sequential-inodes") a.sequential_inodes = true;
         else usage();
     }
     if (a.dir.empty()) usage();
@@ -94,7 +97,8 @@ double seconds_since(clock_type::time_point t) {
 // (reservoir) of everything written before, as copied and grown files do.
 class Generator {
 public:
-    Generator(double dup_share, std::uint32_t block_size) : dup_share_(dup_share), block_size_(block_size) {}
+    Generator(double dup_share, std::uint32_t block_size, bool sequential_inodes)
+        : dup_share_(dup_share), block_size_(block_size), sequential_inodes_(sequential_inodes) {}
 
     cat::FileRecord next_file(cat::VolumeId volume, std::vector<cat::Block>& blocks) {
         const std::uint64_t n = 128 + rng_() % 257;  // 128..384, mean 256
@@ -113,8 +117,10 @@ public:
         }
         ++files_;
         cat::FileRecord f;
-        // Odd multiplier: a bijection mod 2^40, so inode numbers are unique but arrive unordered.
-        f.identity = cat::FileIdentity{256, (files_ * 2654435761ULL) & ((1ULL << 40) - 1), 1};
+        // By default inode numbers arrive unordered, as from a directory walk (odd multiplier: a
+        // bijection mod 2^40, so they stay unique): the identity index takes random inserts.
+        const std::uint64_t ino = sequential_inodes_ ? 256 + files_ : (files_ * 2654435761ULL) & ((1ULL << 40) - 1);
+        f.identity = cat::FileIdentity{256, ino, 1};
         f.volume = volume;
         f.size = n * block_size_;
         f.mtime_ns = 1'700'000'000'000'000'000LL + static_cast<std::int64_t>(rng_() % 1'000'000'000'000ULL);
@@ -141,6 +147,7 @@ private:
 
     double dup_share_;
     std::uint32_t block_size_;
+    bool sequential_inodes_;
     std::mt19937_64 rng_{20240601};
     std::uniform_real_distribution<double> unit_{0.0, 1.0};
     std::vector<std::array<cat::Digest, kRun>> reservoir_;
@@ -251,13 +258,14 @@ int main(int argc, char** argv) {
     const cat::VolumeId volume = catalog.add_volume(256, "/mnt/backup");
     cat::Epoch epoch = catalog.begin_pass(volume);
 
-    std::printf("catalog insert benchmark: %s, dup share %.0f%%, %zu file(s) in flight%s\n", db_path.c_str(),
-                args.dup_share * 100, args.in_flight, args.naive_index ? ", NAIVE digest index" : "");
+    std::printf("catalog insert benchmark: %s, dup share %.0f%%, %zu file(s) in flight, %s inodes%s\n",
+                db_path.c_str(), args.dup_share * 100, args.in_flight,
+                args.sequential_inodes ? "ascending" : "unordered", args.naive_index ? ", NAIVE digest index" : "");
     std::printf("%12s %14s %12s %10s %12s %10s\n", "rows", "rows/s(1e6)", "cpu us/row", "bytes/row", "catalog MiB",
                 "elapsed s");
     std::fflush(stdout);
 
-    Generator gen(args.dup_share, kBlockSize);
+    Generator gen(args.dup_share, kBlockSize, args.sequential_inodes);
     Feeder feeder(gen, volume, args.in_flight);
     auto batch = std::make_unique<cat::WriteBatch>(catalog, epoch);
     const auto start = clock_type::now();

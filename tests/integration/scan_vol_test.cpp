@@ -209,7 +209,17 @@ TEST_P(ScanVol, BadInputExitsTwo) {
     EXPECT_EQ(run_reflinkdedup({"scan-vol"}).process.exit_code, 2);
     EXPECT_EQ(run_reflinkdedup({"scan-vol", "--block-size", "5000", fs().mount_point()}).process.exit_code, 2);
     EXPECT_EQ(run_reflinkdedup({"scan-vol", "--db", db(), "/proc"}).process.exit_code, 2);
-    EXPECT_EQ(run_reflinkdedup({"scan-vol", "--db", db(), path("missing")}).process.exit_code, 5);
+    EXPECT_EQ(run_reflinkdedup({"scan-vol", "--db", db(), path("missing")}).process.exit_code, 2);
+    write_random_file(path("file"), 10, 1);
+    EXPECT_EQ(run_reflinkdedup({"scan-vol", "--db", db(), path("file")}).process.exit_code, 2);
+    // A catalog keeps its block size: another one needs --reset-block-size.
+    ASSERT_EQ(scan().process.exit_code, 0);
+    const CliRun other = scan({"--block-size", "128K"});
+    EXPECT_EQ(other.process.exit_code, 2) << describe(other);
+    EXPECT_NE(other.process.err.find("--reset-block-size"), std::string::npos) << describe(other);
+    const CliRun reset = scan({"--block-size", "128K", "--reset-block-size"});
+    EXPECT_EQ(reset.process.exit_code, 0) << describe(reset);
+    EXPECT_EQ(reset.json["block_size"], 128 * 1024);
 }
 
 TEST_P(ScanVol, AGrownFileGetsCorrectDigests) {
