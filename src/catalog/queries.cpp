@@ -77,6 +77,25 @@ bool Catalog::for_each_zero_run(FileId file_id, const ZeroRunVisitor& visit) con
     return true;
 }
 
+std::optional<std::pair<FileId, Block>> Catalog::block_at_physical(std::uint64_t physical) const {
+    auto run = conn_.cached("SELECT phys, file_id, first_blk, blocks FROM extent WHERE phys <= ?1"
+                            " ORDER BY phys DESC LIMIT 1");
+    run->bind_u64(1, physical);
+    if (!run->step()) return std::nullopt;
+    const std::uint64_t start = run->column_u64(0), first = run->column_u64(2), count = run->column_u64(3);
+    const FileId file = run->column_int(1);
+    const std::uint64_t offset = physical - start;
+    if (offset % block_size_ != 0 || offset / block_size_ >= count) return std::nullopt;
+    const std::uint64_t index = first + offset / block_size_;
+    // Only a full block of a hashed file: a partial last block's digest covers fewer bytes.
+    auto blk = conn_.cached("SELECT b.digest, b.phys, f.size FROM block b JOIN file f ON f.id = b.file_id"
+                            " WHERE b.file_id = ?1 AND b.blk = ?2 AND f.state = 1");
+    blk->bind(1, file).bind_u64(2, index);
+    if (!blk->step() || blk->column_u64(1) != physical) return std::nullopt;  // stale run
+    if ((index + 1) * block_size_ > blk->column_u64(2)) return std::nullopt;
+    return std::pair{file, Block{index, detail::column_digest(*blk, 0), physical, false}};
+}
+
 bool Catalog::for_each_block(FileId file_id, const BlockVisitor& visit) const {
     Statement blocks(conn_, "SELECT blk, digest, phys FROM block WHERE file_id = ?1 ORDER BY blk");
     Statement zeros(conn_, "SELECT first_blk, blocks FROM zero_run WHERE file_id = ?1 ORDER BY first_blk");

@@ -103,8 +103,24 @@ void create_v1(const Connection& conn) {
     )sql");
 }
 
+// Version 2: runs of a file's blocks that lie contiguously on disk, keyed by their physical
+// start, so a file that shares data with a catalogued one (a reflink copy, a snapshot) finds
+// its digests without reading. One row per run (about one per extent), not per block; rows of
+// files that changed or went are not deleted (no index on file_id): every lookup is checked
+// against the block table, and a later run at the same address replaces the row.
+void create_v2(const Connection& conn) {
+    conn.exec(R"sql(
+        CREATE TABLE extent(
+            phys INTEGER PRIMARY KEY,
+            file_id INTEGER NOT NULL,
+            first_blk INTEGER NOT NULL,
+            blocks INTEGER NOT NULL);
+    )sql");
+}
+
 constexpr MigrationStep kSteps[] = {
     {1, "initial schema", &create_v1},
+    {2, "extent runs by physical address", &create_v2},
 };
 
 static_assert(kApplicationId == 1380205635, "create_v1 spells the application id out");
@@ -159,6 +175,9 @@ void require_version(const Connection& conn, std::span<const MigrationStep> step
 void clear_data(const Connection& conn) {
     // DELETE without WHERE takes SQLite's truncate path: pages are freed without visiting rows.
     conn.exec("DELETE FROM block; DELETE FROM zero_run; DELETE FROM file; DELETE FROM volume;");
+    if (conn.query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'extent'") != 0) {
+        conn.exec("DELETE FROM extent;");
+    }
 }
 
 }  // namespace rdd::catalog

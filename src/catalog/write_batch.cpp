@@ -39,6 +39,7 @@ WriteBatch::WriteBatch(Catalog& catalog, Epoch epoch, std::size_t rows_per_commi
       insert_block_(conn_, multi_row_insert(1)),
       insert_blocks_(conn_, multi_row_insert(kRowsPerInsert)),
       insert_zero_run_(conn_, "INSERT INTO zero_run(file_id, first_blk, blocks) VALUES (?1, ?2, ?3)"),
+      insert_extent_(conn_, "INSERT OR REPLACE INTO extent(phys, file_id, first_blk, blocks) VALUES (?1, ?2, ?3, ?4)"),
       close_(conn_, "UPDATE file SET state = ?2, digest = ?3 WHERE id = ?1"),
       touch_(conn_, "UPDATE file SET seen_epoch = ?2, volume_id = ?3, path = ?4,"
                    " ctime_ns = coalesce(?5, ctime_ns) WHERE id = ?1"),
@@ -136,6 +137,7 @@ void WriteBatch::add_blocks(FileId file, std::span<const Block> blocks) {
         }
         f.any_block = true;
         f.next_index = b.index + 1;
+        extend_run(file, f, b);
         if (b.zero) {
             if (f.zero_count != 0 && f.zero_first + f.zero_count == b.index) {
                 ++f.zero_count;
@@ -152,6 +154,29 @@ void WriteBatch::add_blocks(FileId file, std::span<const Block> blocks) {
         ++rows_;
     }
     maybe_commit();
+}
+
+void WriteBatch::extend_run(FileId file, OpenFile& f, const Block& b) {
+    const std::uint64_t bs = catalog_.block_size();
+    if (f.run_count != 0 && !b.zero && b.physical != 0 && b.index == f.run_first + f.run_count &&
+        b.physical == f.run_phys + f.run_count * bs) {
+        ++f.run_count;
+        return;
+    }
+    flush_run(file, f);
+    if (!b.zero && b.physical != 0) {
+        f.run_phys = b.physical;
+        f.run_first = b.index;
+        f.run_count = 1;
+    }
+}
+
+void WriteBatch::flush_run(FileId file, OpenFile& f) {
+    if (f.run_count == 0) return;
+    insert_extent_.bind_u64(1, f.run_phys).bind(2, file).bind_u64(3, f.run_first).bind_u64(4, f.run_count);
+    insert_extent_.run();
+    f.run_count = 0;
+    // Not counted in rows_: at most one per run of blocks, it never decides a commit.
 }
 
 void WriteBatch::insert_blocks(Statement& st, FileId file, std::span<const Block> blocks) {
@@ -180,6 +205,7 @@ void WriteBatch::flush_blocks(FileId file, OpenFile& f) {
 void WriteBatch::end_file(FileId file, const std::optional<Digest>& content_digest) {
     OpenFile& f = open_file(file, "end_file");
     ensure_transaction();
+    flush_run(file, f);
     flush_zero_run(file, f);
     flush_blocks(file, f);
     const std::optional<Digest> digest = content_digest ? content_digest : f.content_digest;

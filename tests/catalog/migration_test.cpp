@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "catalog_test_support.hpp"
+#include "reflinkdedup/catalog/catalog.hpp"
 #include "reflinkdedup/catalog/errors.hpp"
 #include "reflinkdedup/catalog/schema.hpp"
 #include "reflinkdedup/catalog/sqlite.hpp"
@@ -89,6 +90,31 @@ TEST(CatalogMigration, StepsOutOfOrderAreAProgrammingError) {
     Connection conn((tmp.path() / "c.sqlite").string(), Connection::Mode::read_write);
     std::vector<MigrationStep> steps{{2, "skips 1", &add_fake_table}};
     EXPECT_THROW((void)migrate(conn, steps), std::logic_error);
+}
+
+}  // namespace
+}  // namespace rdd::catalog
+
+namespace rdd::catalog {
+namespace {
+
+// The real step 2: a version-1 catalog opened by this build gains the extent table and keeps
+// its data.
+TEST(CatalogMigration, AVersionOneCatalogGainsTheExtentTable) {
+    TempDir dir;
+    const std::string path = (dir.path() / "v1.sqlite").string();
+    {
+        Connection conn(path, Connection::Mode::read_write);
+        EXPECT_EQ(migrate(conn, migration_steps().first(1)), 1);
+        conn.exec("INSERT INTO volume(subvol_id, path) VALUES (0, '/x')");
+        EXPECT_FALSE(has_table(conn, "extent"));
+    }
+    OpenOptions o;
+    o.block_size = 65536;
+    const Catalog cat = Catalog::open_writer(path, o);
+    EXPECT_EQ(schema_version(cat.connection()), 2);
+    EXPECT_TRUE(has_table(cat.connection(), "extent"));
+    EXPECT_EQ(cat.volumes().size(), 1U);
 }
 
 }  // namespace

@@ -283,6 +283,37 @@ TEST_P(ScanVolBtrfs, AGrownFileIsReadOnlyFromItsOldEnd) {
     expect_blocks_match(path("log"));
 }
 
+TEST_P(ScanVolBtrfs, AReflinkCopyOfACataloguedFileIsNotRead) {
+    write_random_file(path("orig"), 20 * kBlock + 500, 16);
+    fs().sync();
+    ASSERT_EQ(scan().process.exit_code, 0);
+    run_checked({"cp", "--reflink=always", path("orig").string(), path("copy").string()});
+    fs().sync();
+    const CliRun r = scan();
+    ASSERT_EQ(r.process.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.json["files_hashed"], 1);
+    EXPECT_EQ(r.json["bytes_reused"], 20 * kBlock);
+    EXPECT_EQ(r.json["bytes_read"], 500);  // only the partial last block
+    expect_blocks_match(path("copy"));
+    EXPECT_EQ(row(path("copy"))->content_digest, row(path("orig"))->content_digest);
+}
+
+TEST_P(ScanVolBtrfs, ASnapshotOfCataloguedFilesIsNotRead) {
+    run_checked({"btrfs", "-q", "subvolume", "create", path("vol").string()});
+    write_random_file(path("vol/a"), 8 * kBlock, 17);
+    write_random_file(path("vol/b"), 4 * kBlock, 18);
+    fs().sync();
+    ASSERT_EQ(run_reflinkdedup({"scan-vol", "--json", "--db", db(), path("vol")}).process.exit_code, 0);
+    run_checked({"btrfs", "-q", "subvolume", "snapshot", "-r", path("vol").string(), path("snap").string()});
+    const CliRun r = run_reflinkdedup({"scan-vol", "--json", "--db", db(), path("snap")});
+    ASSERT_EQ(r.process.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.json["files_hashed"], 2);  // new identities (another subvolume)...
+    EXPECT_EQ(r.json["bytes_read"], 0);    // ...whose data is known
+    EXPECT_EQ(r.json["bytes_reused"], 12 * kBlock);
+    expect_blocks_match(path("snap/a"));
+    expect_blocks_match(path("snap/b"));
+}
+
 INSTANTIATE_TEST_SUITE_P(, ScanVolBtrfs, ::testing::Values(FsKind::Btrfs), FsKindParamName{});
 
 }  // namespace

@@ -117,6 +117,9 @@ public:
     bool for_each_file(std::uint64_t subvol, const FileVisitor& visit) const;
     [[nodiscard]] std::optional<Volume> volume(VolumeId id) const;
     [[nodiscard]] std::vector<Volume> volumes() const;
+    // The catalogued full block of a hashed file at `physical`, found through the extent table
+    // and checked against the block table (its recorded address must still be `physical`).
+    [[nodiscard]] std::optional<std::pair<FileId, Block>> block_at_physical(std::uint64_t physical) const;
     // A file's blocks in index order, zero blocks included (flagged). Returns false if stopped.
     bool for_each_block(FileId file, const BlockVisitor& visit) const;
     bool for_each_zero_run(FileId file, const ZeroRunVisitor& visit) const;

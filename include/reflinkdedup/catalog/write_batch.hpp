@@ -70,6 +70,10 @@ private:
         std::uint64_t next_index = 0;
         std::uint64_t zero_first = 0;
         std::uint64_t zero_count = 0;
+        // The current run of blocks contiguous on disk (for the extent table).
+        std::uint64_t run_phys = 0;
+        std::uint64_t run_first = 0;
+        std::uint64_t run_count = 0;
     };
 
     void ensure_transaction();
@@ -77,6 +81,8 @@ private:
     OpenFile& open_file(FileId file, std::string_view operation);
     void flush_zero_run(FileId file, OpenFile& f);
     void flush_blocks(FileId file, OpenFile& f);
+    void extend_run(FileId file, OpenFile& f, const Block& b);
+    void flush_run(FileId file, OpenFile& f);
     void insert_blocks(Statement& st, FileId file, std::span<const Block> blocks);
     void drop_blocks(FileId file);
 
@@ -95,6 +101,7 @@ private:
     Statement insert_block_;
     Statement insert_blocks_;  // kRowsPerInsert rows
     Statement insert_zero_run_;
+    Statement insert_extent_;
     Statement close_;
     Statement touch_;
     Statement set_state_;
