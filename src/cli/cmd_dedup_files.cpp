@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "command.hpp"
+#include "command_line.hpp"
 #include "dedup_files_output.hpp"
 #include "reflinkdedup/app/dedup_files.hpp"
 #include "reflinkdedup/app/exit_codes.hpp"
@@ -64,26 +65,10 @@ int run_dedup_files(const std::vector<std::string>& args) {
         ("dry-run,n", po::bool_switch(&dry_run), "compare and report, change nothing")
         ("lock", po::value(&lock_name)->default_value("lease"), "lease, immutable or none (see above)")
         ("state-dir", po::value(&state_dir), "where --lock=immutable journals flags (default /var/lib/reflinkdedup)");
-    po::options_description hidden;
-    hidden.add_options()("files", po::value<std::vector<std::string>>(), "files");
-    po::options_description all;
-    all.add(opts).add(hidden);
-    po::positional_options_description pos;
-    pos.add("files", -1);
-
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        throw UsageError(std::string("dedup-files: ") + e.what());
-    }
-    if (vm.count("help")) {
-        std::cout << opts << "\n";
-        return to_int(ExitCode::Done);
-    }
+    const auto operands = parse_command_line("dedup-files", args, opts);
+    if (!operands) return to_int(ExitCode::Done);
     DedupFilesOptions options;
-    if (vm.count("files")) options.paths = vm["files"].as<std::vector<std::string>>();
+    options.paths = *operands;
     if (options.paths.size() < 2) throw UsageError("dedup-files: needs SOURCE and at least one DEST");
     options.dry_run = dry_run;
     const auto method = lock::parse_lock_method(lock_name);

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "command.hpp"
+#include "command_line.hpp"
 #include "reflinkdedup/app/exit_codes.hpp"
 #include "reflinkdedup/app/input_error.hpp"
 #include "reflinkdedup/btrfs/find_new.hpp"
@@ -115,26 +116,9 @@ int run_find_new(const std::vector<std::string>& args) {
     opts.add_options()("help,h", "show this help")(
         "all-changes", po::bool_switch(&all_changes),
         "list every changed inode (INODE_ITEM.transid), including what btrfs-progs misses");
-    po::options_description hidden;
-    hidden.add_options()("args", po::value<std::vector<std::string>>(), "SUBVOL GEN");
-    po::options_description all;
-    all.add(opts).add(hidden);
-    po::positional_options_description pos;
-    pos.add("args", -1);
-
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        throw UsageError(std::string("find-new: ") + e.what());
-    }
-    if (vm.count("help")) {
-        std::cout << opts << "\n";
-        return to_int(ExitCode::Done);
-    }
-    const auto positional =
-        vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
+    const auto operands = parse_command_line("find-new", args, opts);
+    if (!operands) return to_int(ExitCode::Done);
+    const std::vector<std::string>& positional = *operands;
     if (positional.size() != 2) throw UsageError("find-new: needs SUBVOL and GEN");
     const std::string& subvol = positional[0];
     const std::uint64_t gen = parse_generation(positional[1]);

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "command.hpp"
+#include "command_line.hpp"
 #include "reflinkdedup/app/exit_codes.hpp"
 #include "reflinkdedup/lock/file_freeze_journal.hpp"
 #include "reflinkdedup/lock/recover.hpp"
@@ -40,17 +41,9 @@ int run_recover(const std::vector<std::string>& args) {
     opts.add_options()
         ("help,h", "show this help")
         ("state-dir", po::value(&state_dir), "where the journal lives (default /var/lib/reflinkdedup)");
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(args).options(opts).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        throw UsageError(std::string("recover: ") + e.what());
-    }
-    if (vm.count("help")) {
-        std::cout << opts << "\n";
-        return to_int(ExitCode::Done);
-    }
+    const auto operands = parse_command_line("recover", args, opts);
+    if (!operands) return to_int(ExitCode::Done);
+    if (!operands->empty()) throw UsageError("recover: takes no operands");
     std::optional<lock::FileFreezeJournal> journal;
     try {
         journal.emplace(state_dir);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
+#include "command_line.hpp"
 #include "format.hpp"
 #include "parse_units.hpp"
 #include "progress_line.hpp"
@@ -107,25 +108,10 @@ int run_scan_vol(const std::vector<std::string>& args) {
         ("io", po::value(&io), "read engine: auto, io_uring or pread (default auto)")
         ("rehash", po::bool_switch(&rehash), "read and hash every file again, changed or not")
         ("json", po::bool_switch(&json), "print one JSON object instead of the summary");
-    po::options_description hidden;
-    hidden.add_options()("paths", po::value<std::vector<std::string>>(), "paths");
-    po::options_description all;
-    all.add(opts).add(hidden);
-    po::positional_options_description pos;
-    pos.add("paths", -1);
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        throw UsageError(std::string("scan-vol: ") + e.what());
-    }
-    if (vm.count("help")) {
-        std::cout << opts << "\n";
-        return to_int(ExitCode::Done);
-    }
+    const auto operands = parse_command_line("scan-vol", args, opts);
+    if (!operands) return to_int(ExitCode::Done);
     ScanOptions o;
-    if (vm.count("paths")) o.roots = vm["paths"].as<std::vector<std::string>>();
+    o.roots = *operands;
     if (o.roots.empty()) throw UsageError("scan-vol: needs at least one PATH");
     o.catalog_path = db;
     if (!block_size.empty()) {

@@ -2,18 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "extent_builder.hpp"
+
 namespace rdd {
 namespace {
 
 constexpr std::uint64_t kB = 4096;
 
-Extent ext(std::uint64_t logical, std::uint64_t physical, std::uint64_t length) {
-    Extent e;
-    e.logical = logical;
-    e.physical = physical;
-    e.length = length;
-    return e;
-}
+using test::ext;
 
 TEST(HoleBlocks, GapsBetweenExtentsAndAtTheEnd) {
     // Blocks of 2*kB: data [0,kB), hole [kB, 6kB), data [6kB, 8kB), hole to EOF at 13kB.

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "extent_builder.hpp"
+
 #include <vector>
 
 namespace rdd {
@@ -11,13 +13,7 @@ namespace {
 constexpr std::uint64_t kB = 4096;
 using S = BlockState;
 
-Extent ext(std::uint64_t logical, std::uint64_t physical, std::uint64_t length) {
-    Extent e;
-    e.logical = logical;
-    e.physical = physical;
-    e.length = length;
-    return e;
-}
+using test::ext;
 
 TEST(BlockSharing, SameDiskBytesAreAlreadyShared) {
     const std::vector<Extent> src{ext(0, 1000 * kB, 4 * kB)};
