@@ -1,6 +1,7 @@
 // The writer's bookkeeping: volumes, passes, deletions, reset; stats and integrity.
 #include "reflinkdedup/catalog/catalog.hpp"
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,16 @@ std::uint64_t Catalog::delete_unseen(VolumeId volume_id, Epoch pass) {
         deleted += chunk.size();
         after = chunk.back();
     }
+    return deleted;
+}
+
+std::uint64_t Catalog::forget_volume(VolumeId volume_id) {
+    require_writer("forget volume");
+    // Every file of the volume is "unseen" before an epoch past all of them.
+    const std::uint64_t deleted = delete_unseen(volume_id, std::numeric_limits<Epoch>::max());
+    Statement st(conn_, "DELETE FROM volume WHERE id = ?1");
+    st.bind(1, volume_id);
+    st.run();
     return deleted;
 }
 

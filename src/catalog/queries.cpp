@@ -77,6 +77,13 @@ bool Catalog::for_each_zero_run(FileId file_id, const ZeroRunVisitor& visit) con
     return true;
 }
 
+Catalog::VolumeTotals Catalog::volume_totals(VolumeId volume_id) const {
+    Statement st(conn_, "SELECT count(*), coalesce(sum(size), 0) FROM file WHERE volume_id = ?1");
+    st.bind(1, volume_id);
+    if (!st.step()) return {};
+    return {st.column_u64(0), st.column_u64(1)};
+}
+
 std::optional<std::pair<FileId, Block>> Catalog::block_at_physical(std::uint64_t physical) const {
     auto run = conn_.cached("SELECT phys, file_id, first_blk, blocks FROM extent WHERE phys <= ?1"
                             " ORDER BY phys DESC LIMIT 1");

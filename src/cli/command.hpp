@@ -19,6 +19,8 @@ int run_dedup_files(const std::vector<std::string>& args);
 int run_find_new(const std::vector<std::string>& args);
 int run_scan_vol(const std::vector<std::string>& args);
 int run_recover(const std::vector<std::string>& args);
+int run_show_vols(const std::vector<std::string>& args);
+int run_reset(const std::vector<std::string>& args);
 
 // The closest command name to a mistyped one, or empty when nothing is close.
 [[nodiscard]] std::string suggest_command(std::string_view typed);

@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include "reflinkdedup/scan/scan_volumes.hpp"
 #include "usage_error.hpp"
 
 namespace po = boost::program_options;
@@ -31,6 +32,17 @@ std::optional<std::vector<std::string>> parse_command_line(std::string_view comm
     }
     if (!vm.count("operands")) return std::vector<std::string>{};
     return vm["operands"].as<std::vector<std::string>>();
+}
+
+std::string catalog_from_options(const std::string& db, const std::vector<std::string>& operands,
+                                 std::string_view command) {
+    if (!db.empty()) return db;
+    if (operands.empty()) throw UsageError(std::string(command) + ": give a PATH on the filesystem, or --db");
+    try {
+        return default_catalog_for(operands.front());
+    } catch (const std::invalid_argument& e) {
+        throw InputError(e.what());
+    }
 }
 
 }  // namespace rdd::cli

@@ -14,4 +14,9 @@ namespace rdd::cli {
     std::string_view command, const std::vector<std::string>& args,
     const boost::program_options::options_description& options);
 
+// The catalog a command works on: --db when given, else the default catalog of the filesystem
+// holding the first operand. Throws UsageError / InputError.
+[[nodiscard]] std::string catalog_from_options(const std::string& db, const std::vector<std::string>& operands,
+                                               std::string_view command);
+
 }  // namespace rdd::cli

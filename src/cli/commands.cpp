@@ -11,6 +11,8 @@ constexpr std::array kCommands{
     Command{"scan-vol", "catalog the files under PATH (what changed since the last scan)", run_scan_vol},
     Command{"dedup-files", "share identical data among the given files (the first is the source)",
             run_dedup_files},
+    Command{"show-vols", "list the volumes a catalog knows, with their state and size", run_show_vols},
+    Command{"reset", "forget volumes (or --all), so the next scan reads them in full", run_reset},
     Command{"recover", "put back flags a killed --lock=immutable run left behind", run_recover},
     Command{"find-new", "list what changed in a btrfs subvolume since a generation", run_find_new},
 };

@@ -280,6 +280,13 @@ std::string default_catalog_path(const std::string& fs_uuid) {
     return "/var/lib/reflinkdedup/" + fs_uuid + ".sqlite";
 }
 
+std::string default_catalog_for(const std::string& path) {
+    const FilesystemInfo fs = probe_root(path);
+    if (!fs.can_share) throw std::invalid_argument(cannot_share_message(path, fs));
+    if (fs.uuid.empty()) throw std::invalid_argument(path + ": the filesystem has no UUID the kernel tells; pass --db PATH");
+    return default_catalog_path(fs.uuid);
+}
+
 ScanReport scan_volumes(const ScanOptions& opt, const ScanProgressCallback& progress) {
     const auto started = Clock::now();
     ScanReport report;

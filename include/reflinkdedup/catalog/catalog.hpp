@@ -106,6 +106,8 @@ public:
     // After a full pass: deletes the volume's files not seen in `pass` (and their blocks).
     std::uint64_t delete_unseen(VolumeId volume, Epoch pass);
     bool delete_file(FileId file);
+    // Forgets a volume: its files, their blocks and its scan state. Returns the files deleted.
+    std::uint64_t forget_volume(VolumeId volume);
     // Drops all file, block and volume data and returns the space; keeps block size and epochs.
     void reset();
     void checkpoint();
@@ -117,6 +119,11 @@ public:
     bool for_each_file(std::uint64_t subvol, const FileVisitor& visit) const;
     [[nodiscard]] std::optional<Volume> volume(VolumeId id) const;
     [[nodiscard]] std::vector<Volume> volumes() const;
+    struct VolumeTotals {
+        std::uint64_t files = 0;
+        std::uint64_t bytes = 0;  // sum of file sizes
+    };
+    [[nodiscard]] VolumeTotals volume_totals(VolumeId volume) const;
     // The catalogued full block of a hashed file at `physical`, found through the extent table
     // and checked against the block table (its recorded address must still be `physical`).
     [[nodiscard]] std::optional<std::pair<FileId, Block>> block_at_physical(std::uint64_t physical) const;

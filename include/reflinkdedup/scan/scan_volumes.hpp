@@ -67,4 +67,8 @@ using ScanProgressCallback = std::function<void(const ScanProgress&)>;
 // The catalog a filesystem gets when --db is not given.
 [[nodiscard]] std::string default_catalog_path(const std::string& fs_uuid);
 
+// The default catalog of the filesystem holding the directory `path` (std::invalid_argument
+// when it is not a directory on btrfs or XFS with reflink, or its UUID is unknown).
+[[nodiscard]] std::string default_catalog_for(const std::string& path);
+
 }  // namespace rdd

@@ -1,0 +1,90 @@
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "command.hpp"
+#include "command_line.hpp"
+#include "format.hpp"
+#include "reflinkdedup/app/exit_codes.hpp"
+#include "reflinkdedup/app/input_error.hpp"
+#include "reflinkdedup/btrfs/subvolume.hpp"
+#include "reflinkdedup/catalog/catalog.hpp"
+#include "reflinkdedup/scan/scan_volumes.hpp"
+#include "usage_error.hpp"
+
+namespace po = boost::program_options;
+
+namespace rdd::cli {
+
+namespace {
+
+constexpr const char* kHelp = R"(Usage: reflinkdedup show-vols [--db PATH] [--json] [PATH]
+
+List the volumes (btrfs subvolumes or directory trees) a filesystem's catalog knows: id,
+subvolume id, read-only flag (btrfs, as it is now), state of the last scan, the btrfs
+generation it recorded, files and bytes catalogued, path. The catalog is the one of the
+filesystem holding PATH, or --db.
+
+Exit status: 0 listed, 2 usage or input error (no catalog), 3 catalog busy, 5 system error.
+
+Options)";
+
+const char* state_name(catalog::ScanState s) {
+    switch (s) {
+        case catalog::ScanState::never: return "never";
+        case catalog::ScanState::scanning: return "scanning";
+        case catalog::ScanState::complete: return "complete";
+        case catalog::ScanState::interrupted: return "interrupted";
+    }
+    return "?";
+}
+
+// "yes"/"no" for a btrfs subvolume that exists now, "-" for directory volumes, "?" otherwise.
+std::string read_only_now(const catalog::Volume& v) {
+    if (v.subvol_id == 0) return "-";
+    try {
+        return btrfs::subvolume_at(v.path).read_only ? "yes" : "no";
+    } catch (const std::exception&) {
+        return "?";
+    }
+}
+
+}  // namespace
+
+int run_show_vols(const std::vector<std::string>& args) {
+    po::options_description opts(kHelp);
+    std::string db;
+    bool json = false;
+    opts.add_options()("help,h", "show this help")("db", po::value(&db), "catalog file")(
+        "json", po::bool_switch(&json), "print one JSON object");
+    const auto operands = parse_command_line("show-vols", args, opts);
+    if (!operands) return to_int(ExitCode::Done);
+    if (operands->size() > 1) throw UsageError("show-vols: takes at most one PATH");
+    const std::string path = catalog_from_options(db, *operands, "show-vols");
+    if (!std::filesystem::exists(path)) throw InputError(path + ": no catalog yet (run scan-vol first)");
+    const catalog::Catalog cat = catalog::Catalog::open_reader(path);
+
+    nlohmann::json j{{"command", "show-vols"}, {"catalog", path}, {"volumes", nlohmann::json::array()}};
+    if (!json) std::printf("%4s %8s %3s %-11s %10s %10s %10s  %s\n", "ID", "SUBVOL", "RO", "STATE", "GEN", "FILES", "BYTES", "PATH");
+    for (const catalog::Volume& v : cat.volumes()) {
+        const auto totals = cat.volume_totals(v.id);
+        const std::string ro = read_only_now(v);
+        if (json) {
+            j["volumes"].push_back({{"id", v.id}, {"subvol_id", v.subvol_id}, {"path", v.path},
+                                    {"read_only", ro == "yes" ? nlohmann::json(true) : ro == "no" ? nlohmann::json(false) : nlohmann::json(nullptr)},
+                                    {"state", state_name(v.scan_state)}, {"last_generation", v.last_generation},
+                                    {"files", totals.files}, {"bytes", totals.bytes}});
+        } else {
+            std::printf("%4lld %8llu %3s %-11s %10llu %10llu %10s  %s\n", static_cast<long long>(v.id),
+                        static_cast<unsigned long long>(v.subvol_id), ro.c_str(), state_name(v.scan_state),
+                        static_cast<unsigned long long>(v.last_generation),
+                        static_cast<unsigned long long>(totals.files), iec_bytes(totals.bytes).c_str(), v.path.c_str());
+        }
+    }
+    if (json) std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return to_int(ExitCode::Done);
+}
+
+}  // namespace rdd::cli
