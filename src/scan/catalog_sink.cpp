@@ -97,6 +97,7 @@ void CatalogSink::on_block(const hash::BlockDigest& block) {
     emit_skipped_until(f, block.index);
     add(f, block.index, block.digest, block.is_zero, block.is_zero ? 0 : f.addresses.physical(block.index));
     bytes_delivered_ += block.length;
+    if (progress_) progress_();  // throttled by the caller; big files show progress too
 }
 
 void CatalogSink::fail(Open& f, const std::string& why) {
@@ -128,6 +129,7 @@ void CatalogSink::on_file_done(hash::FileDigest& done) {
     }
     known_held_ -= f.file.known.size();
     files_.erase(it);
+    if (progress_) progress_();
 }
 
 }  // namespace rdd

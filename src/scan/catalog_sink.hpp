@@ -4,6 +4,7 @@
 // content digest at its end. Memory is per file in flight, never per file scanned.
 #include <sys/stat.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,6 +38,8 @@ struct QueuedFile {
 class CatalogSink final : public hash::HashSink {
 public:
     CatalogSink(catalog::WriteBatch& batch, std::uint32_t block_size, ScanReport& report);
+    // Called after each file is done (progress while the hasher drains at the end of a walk).
+    void on_progress(std::function<void()> callback) { progress_ = std::move(callback); }
     ~CatalogSink() override;
     CatalogSink(const CatalogSink&) = delete;
     CatalogSink& operator=(const CatalogSink&) = delete;
@@ -69,6 +72,7 @@ private:
     std::map<std::uint64_t, std::unique_ptr<Open>> files_;
     std::uint64_t bytes_delivered_ = 0;
     std::size_t known_held_ = 0;
+    std::function<void()> progress_;
     std::uint64_t bytes_reused_ = 0;
 };
 

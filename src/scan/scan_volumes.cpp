@@ -140,6 +140,9 @@ public:
              CatalogSink& sink, catalog::WriteBatch& batch, catalog::Epoch epoch)
         : cat_(cat), fs_(fs), opt_(opt), progress_(progress), report_(report), hasher_(hasher),
           sink_(sink), batch_(batch), epoch_(epoch), filter_(opt.excludes) {}
+    ~RootScan() { sink_.on_progress({}); }  // the sink outlives us
+    RootScan(const RootScan&) = delete;
+    RootScan& operator=(const RootScan&) = delete;
 
     // Returns false when stopped early.
     bool run(const std::string& root, catalog::VolumeId volume, std::uint64_t subvol) {
@@ -152,7 +155,9 @@ public:
         };
         cb.excluded = [&](std::string_view rel) { return filter_.excluded(rel); };
         cb.stop = [&] { return stopped_ || (stopped_ = opt_.stop && opt_.stop()); };
+        sink_.on_progress([this] { report_progress(false); });
         walk_tree(root, true, cb);
+        walk_done_ = true;  // bytes_queued is final: the progress line can show an ETA
         return !stopped_;
     }
 
@@ -253,7 +258,7 @@ private:
         if (!force && now - last_progress_ < std::chrono::milliseconds(250)) return;
         last_progress_ = now;
         progress_(ScanProgress{report_.files_seen, report_.files_hashed, sink_.bytes_delivered(),
-                               bytes_queued_, false});
+                               bytes_queued_, walk_done_});
     }
 
     catalog::Catalog& cat_;
@@ -271,6 +276,7 @@ private:
     std::uint64_t next_token_ = 1;
     bool stopped_ = false;
     std::uint64_t bytes_queued_ = 0;
+    bool walk_done_ = false;
     Clock::time_point last_progress_{};
 };
 
