@@ -7,6 +7,8 @@
 //   16-byte blob (big-endian: blob order = digest order), the physical address a varint (NULL =
 //   unknown: 0 bytes). ~31 bytes of payload, ~38 on disk (appended index b-tree leaves end
 //   ~88% full; page sizes of 4-64 KiB change neither that nor the speed by >10%: 4096 kept).
+//   Rows go in 32 per INSERT: one statement run keeps the B-tree cursor at the insertion
+//   point instead of descending from the root for every row.
 // * zero_run: all-zero blocks are not rows but runs (file_id, first_blk, blocks); a sparse or
 //   zero-filled GiB costs one row.
 // * No index on the block digest. A random-keyed index is what makes naive stores slow down
@@ -29,21 +31,28 @@
 // * volume: scan roots (btrfs subvolume by id, or a directory by path) with the generation and
 //   state of the last complete scan.
 //
-// MEASUREMENTS (scripts/bench-catalog.sh 1e8 with --query-at 1e7,1e8; Debian 12 VM, 2 vCPUs
-// shared with other work, ext4 on virtio; files of 128-384 blocks, 20% of the blocks duplicates
-// in runs of 16; insert rate over the last 10^6 rows before each point, one growing catalog):
-//                         10^6 rows        10^7 rows        10^8 rows
-//   this schema   rows/s  1.40 M           1.28 M           1.17 M   (-17% from 10^6)
-//                 CPU     0.68 us/row      0.69 us/row      0.74 us/row (+9%)
-//                 size    38.7 bytes/row   38.9 bytes/row   39.8 bytes/row (file table incl.)
-//   + an index    rows/s  0.21 M           0.056 M (3.7x slower already; 68.5 bytes/row)
-//     on digest
-//   Wall-clock rates moved by up to 30% between runs with the machine's other load; CPU time
-//   per row did not (0.65-0.82 us/row in every run, flat within each run).
-//   Duplicate-block query, all groups: 2.4 s at 10^7, 36-42 s at 10^8 (SQLite's own ORDER BY
-//   digest took 12-14 s at 10^7). Nightly after a 1% increment: probe 0.9 s at 10^7, 11 s at
-//   10^8 (24 s while the machine was busy); the same groups by sort 2.8 s / 37-45 s.
-//   Memory: 230 MB peak RSS for the whole benchmark (64 MiB page cache, 64 MiB sort budget).
+// MEASUREMENTS (scripts/bench-catalog.sh 1e8 [--query-at 1e7,1e8]; Debian 12 VM, 2 vCPUs
+// shared with other people's builds and tests, ext4 on virtio; files of 128-384 blocks, 20% of
+// the blocks duplicates in runs of 16; insert rate over the last 10^6 rows before each point
+// of one growing catalog; CPU = process CPU time per row, which the machine's other load
+// leaves alone; wall-clock rates moved by up to 30% between runs with it):
+//                              10^6 rows      10^7 rows      10^8 rows
+//   rows/s, inodes unordered   2.35 M         2.23 M         1.94 M    (-17%)
+//     (another run)            2.05 M         2.28 M         1.38 M    (-33%, machine busy)
+//   CPU per row                0.39 us        0.39-0.41 us   0.42 us   (+5..8%)
+//   rows/s, inodes ascending   1.92 M         2.08 M         2.12 M    (flat)
+//   bytes per block row        38.8           39.0           39.9      (file table included)
+//   same + index on digest     0.21 M rows/s  0.056 M rows/s (3.7x slower already), 68.5 B/row
+// What remains of the slowdown with unordered inodes is the file identity index (random by
+// inode, one insert per file): its pages are written back scattered, and the fsyncs of the
+// checkpoints grew from 7 to 15 ms as the file grew. Scans that deliver inodes in order (btrfs
+// tree search, XFS bulkstat, a walk that sorts entries by inode) do not pay it.
+// Multi-row INSERTs (write_batch.cpp) took CPU per row from 0.65-0.75 us to 0.39-0.42 us.
+// Files fed one block at a time with 32 files open at once: 0.56-0.59 us/row, 39.9 bytes/row.
+// Duplicate-block query, all groups: 2.2-2.4 s at 10^7, 29-42 s at 10^8 (SQLite's own ORDER BY
+// digest: 12-14 s at 10^7). Nightly, after a 1% increment: probe 0.9 s at 10^7, 11-17 s at
+// 10^8 (a plain scan of block is 8 s of it); the same groups by sort 2.5-3.1 s / 30-37 s.
+// Memory: 233 MB peak RSS for the whole benchmark (64 MiB page cache, 64 MiB sort budget).
 #include "reflinkdedup/catalog/schema.hpp"
 
 #include <stdexcept>

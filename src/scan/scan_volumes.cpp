@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 
 #include "catalog_sink.hpp"
 #include "reflinkdedup/btrfs/subvolume.hpp"
@@ -94,13 +95,28 @@ std::vector<KnownBlock> reusable_blocks(const catalog::Catalog& cat, const catal
     return known;
 }
 
+// Whether a catalogued file is, on disk, still the version whose blocks were hashed: same inode,
+// size, mtime and ctime at its recorded path. Its digests then describe its disk bytes, and
+// blocks another file shares with it hold those bytes (btrfs never writes data in place; XFS
+// copies a shared block before writing it).
+bool unchanged_since_hashed(const catalog::Catalog& cat, const catalog::FileRow& row) {
+    const auto volume = cat.volume(row.volume);
+    if (!volume) return false;
+    struct stat st {};
+    const std::string path = volume->path + "/" + row.path;
+    return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == row.identity.ino &&
+           static_cast<std::uint64_t>(st.st_size) == row.size && ns(st.st_mtim) == row.mtime_ns &&
+           ns(st.st_ctim) == row.ctime_ns;
+}
+
 // Full blocks in extents the filesystem says are shared, whose catalogued twin (the same disk
-// bytes, recorded for another file) already has a digest: a reflink copy or a snapshot of a
-// catalogued file is not read. Blocks in `already` are left out. btrfs only, as above.
+// bytes, recorded for another file that has not changed since) already has a digest: a reflink
+// copy or a snapshot of a catalogued file is not read. Blocks in `already` are left out.
 std::vector<KnownBlock> blocks_shared_with_catalogued(const catalog::Catalog& cat, const std::vector<Extent>& extents,
                                                       std::uint64_t size, std::uint32_t block_size,
                                                       const std::vector<KnownBlock>& already) {
     std::vector<KnownBlock> found;
+    std::map<catalog::FileId, bool> fresh;  // twin file -> unchanged since hashed (asked once)
     const std::uint64_t full = size / block_size;
     std::size_t a = 0;
     for (const Extent& e : extents) {
@@ -110,10 +126,16 @@ std::vector<KnownBlock> blocks_shared_with_catalogued(const catalog::Catalog& ca
             while (a < already.size() && already[a].index < i) ++a;
             if (a < already.size() && already[a].index == i) continue;
             const std::uint64_t phys = e.physical + (i * block_size - e.logical);
-            if (const auto twin = cat.block_at_physical(phys)) {
-                const catalog::Digest& d = twin->second.digest;
-                found.push_back({i, hash::Digest128{d.hi, d.lo}, phys});
+            const auto twin = cat.block_at_physical(phys);
+            if (!twin) continue;
+            auto [it, added] = fresh.try_emplace(twin->first, false);
+            if (added) {
+                const auto row = cat.file(twin->first);
+                it->second = row && unchanged_since_hashed(cat, *row);
             }
+            if (!it->second) continue;
+            const catalog::Digest& d = twin->second.digest;
+            found.push_back({i, hash::Digest128{d.hi, d.lo}, phys});
         }
     }
     return found;
@@ -214,8 +236,8 @@ private:
         q.holes = hole_blocks(q.extents, size, cat_.block_size());
         // Memory for kept digests is capped (24 bytes a block); past it files are just read.
         constexpr std::size_t kMaxKnownBlocks = std::size_t{4} << 20;
-        if (!opt_.rehash && fs_.type == FsType::Btrfs && sink_.known_blocks_held() < kMaxKnownBlocks) {
-            if (previous && previous->state == catalog::FileState::hashed) {
+        if (!opt_.rehash && sink_.known_blocks_held() < kMaxKnownBlocks) {
+            if (fs_.type == FsType::Btrfs && previous && previous->state == catalog::FileState::hashed) {
                 q.known = reusable_blocks(cat_, *previous, q.extents, size, cat_.block_size());
             }
             auto twins = blocks_shared_with_catalogued(cat_, q.extents, size, cat_.block_size(), q.known);

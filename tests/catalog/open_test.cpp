@@ -68,7 +68,7 @@ TEST(CatalogOpen, UsesWalAndNormalSync) {
     EXPECT_EQ(c.connection().query_text("PRAGMA journal_mode"), "wal");
     EXPECT_EQ(c.connection().query_int("PRAGMA synchronous"), 1);  // NORMAL
     EXPECT_LE(c.connection().query_int("PRAGMA cache_size"), -1024);  // KiB, not the 2 MiB default
-    EXPECT_EQ(c.connection().query_int("PRAGMA wal_autocheckpoint"), 16384);
+    EXPECT_EQ(c.connection().query_int("PRAGMA wal_autocheckpoint"), 4096);
     // WAL is a property of the file: a plain connection sees it too.
     Connection raw((tmp.path() / "c.sqlite").string(), Connection::Mode::read_only);
     EXPECT_EQ(raw.query_text("PRAGMA journal_mode"), "wal");
