@@ -11,10 +11,6 @@
 
 namespace rdd {
 
-namespace {
-
-// Why the kernel would refuse (or pointlessly accept) sharing this file's extents; nullopt if
-// it can take part. `as_destination` adds the checks that only matter for files we modify.
 std::optional<std::string> sharing_problem(const OpenedFile& f, const FilesystemInfo& fs,
                                            bool as_destination) {
     const std::uint32_t flags = inode_flags(f.fd.get(), f.path);
@@ -36,6 +32,8 @@ std::optional<std::string> sharing_problem(const OpenedFile& f, const Filesystem
     }
     return std::nullopt;
 }
+
+namespace {
 
 FilesystemInfo probe_source_fs(const OpenedFile& src) {
     FilesystemInfo fs = probe_filesystem(src.fd.get(), src.path);
