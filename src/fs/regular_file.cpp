@@ -73,7 +73,8 @@ bool in_read_only_subvolume(int fd, const std::string& path) {
     // GET_SUBVOL_INFO answers for the subvolume holding any inode, without privileges
     // (libbtrfsutil's wrapper insists on the subvolume root, so the ioctl is called directly).
     btrfs_ioctl_get_subvol_info_args info{};
-    if (::ioctl(fd, BTRFS_IOC_GET_SUBVOL_INFO, &info) != 0) {
+    // Success is 0 for the top-level subvolume and 1 for the others: only < 0 is an error.
+    if (::ioctl(fd, BTRFS_IOC_GET_SUBVOL_INFO, &info) < 0) {
         if (errno == ENOTTY || errno == EOPNOTSUPP) return false;
         throw_errno("BTRFS_IOC_GET_SUBVOL_INFO", path);
     }

@@ -155,6 +155,22 @@ TEST_P(DedupFilesNocow, NocowFileIsSkipped) {
     EXPECT_EQ(sha256_file(nocow), sum);
 }
 
+// Files in read-only snapshots can be modified through an O_RDONLY fd as root: the check is ours.
+TEST_P(DedupFilesNocow, ReadOnlySnapshotDestinationIsSkippedButServesAsSource) {
+    run_checked({"btrfs", "-q", "subvolume", "create", path("vol").string()});
+    run_checked({"cp", "--reflink=never", src_.string(), path("vol/f").string()});
+    fs().sync();
+    run_checked({"btrfs", "-q", "subvolume", "snapshot", "-r", path("vol").string(), path("snap").string()});
+    const auto snap_extents = fiemap_extents(path("snap/f"));
+    expect_skipped(run_reflinkdedup({"dedup-files", "--json", src_, path("snap/f")}), path("snap/f"),
+                   "read-only btrfs snapshot");
+    EXPECT_EQ(fiemap_extents(path("snap/f")), snap_extents);
+    // As a source it shares with a writable copy in a nested subvolume.
+    const CliRun r = run_reflinkdedup({"dedup-files", "--json", path("snap/f"), path("vol/f")});
+    EXPECT_EQ(r.process.exit_code, 0) << describe(r);
+    EXPECT_EQ(bytes_shared_with(path("snap/f"), path("vol/f")), 2 * kMiB);
+}
+
 INSTANTIATE_TEST_SUITE_P(, DedupFilesNocow, ::testing::Values(FsKind::Btrfs), FsKindParamName{});
 
 }  // namespace
