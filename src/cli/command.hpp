@@ -18,6 +18,7 @@ struct Command {
 int run_dedup_files(const std::vector<std::string>& args);
 int run_find_new(const std::vector<std::string>& args);
 int run_scan_vol(const std::vector<std::string>& args);
+int run_dedup_vol(const std::vector<std::string>& args);
 int run_recover(const std::vector<std::string>& args);
 int run_show_vols(const std::vector<std::string>& args);
 int run_reset(const std::vector<std::string>& args);

@@ -9,6 +9,7 @@ namespace {
 
 constexpr std::array kCommands{
     Command{"scan-vol", "catalog the files under PATH (what changed since the last scan)", run_scan_vol},
+    Command{"dedup-vol", "scan PATH, then share every duplicate block run the catalog knows", run_dedup_vol},
     Command{"dedup-files", "share identical data among the given files (the first is the source)",
             run_dedup_files},
     Command{"show-vols", "list the volumes a catalog knows, with their state and size", run_show_vols},
