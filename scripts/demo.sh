@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up reflinkdedup and shows what it does.
 #   scripts/demo.sh                   build, make a loop-mounted btrfs image holding backup-like
-#                                     duplicates, share them, print the space before and after
-#   scripts/demo.sh SOURCE DEST...    build, then share identical data among your files
+#                                     duplicates, run dedup-vol on it, print the space before/after
+#   scripts/demo.sh PATH...           build, then run dedup-vol on your PATHs (catalog under
+#                                     /var/lib/reflinkdedup)
 # Needs root for the loop-image demo (losetup, mount). Everything it creates lives in one
 # temporary directory and is unmounted, detached and removed on exit, even on failure.
 set -euo pipefail
@@ -14,7 +15,7 @@ cmake --build build -j "$(nproc)" --target reflinkdedup >/dev/null
 bin=$PWD/build/src/cli/reflinkdedup
 
 if [ "$#" -gt 0 ]; then
-  exec "$bin" dedup-files "$@"
+  exec "$bin" dedup-vol "$@"
 fi
 
 [ "$(id -u)" -eq 0 ] || { echo "demo: the loop-image demo needs root (losetup, mount)" >&2; exit 2; }
@@ -28,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 
 truncate -s 2G "$work/backup.img"
-mkfs.btrfs -q -f "$work/backup.img" 2>/dev/null  # (quiet: only its 5.15 defaults note)
+mkfs.btrfs -q -f "$work/backup.img" >/dev/null  # its only output is a note on 5.15 defaults
 dev=$(losetup --find --show "$work/backup.img")
 mkdir "$mnt" && mount "$dev" "$mnt"
 
@@ -45,12 +46,9 @@ used() { btrfs filesystem sync "$mnt" >/dev/null; df -B1 --output=used "$mnt" | 
 before=$(used)
 echo "used before: $(numfmt --to=iec-i --suffix=B "$before")"
 
-echo "== reflinkdedup dedup-files alpha/mon/vm.img beta/mon/vm.img alpha/tue/vm.img"
-"$bin" dedup-files "$mnt/alpha/mon/vm.img" "$mnt/beta/mon/vm.img" "$mnt/alpha/tue/vm.img"
-echo "== reflinkdedup dedup-files alpha/mon/app.log alpha/tue/app.log"
-"$bin" dedup-files "$mnt/alpha/mon/app.log" "$mnt/alpha/tue/app.log"
-
+echo "== reflinkdedup dedup-vol $mnt"
+"$bin" dedup-vol --db "$work/catalog.sqlite" --state-dir "$work/state" "$mnt"
 after=$(used)
 echo "used after:  $(numfmt --to=iec-i --suffix=B "$after")  (freed $(numfmt --to=iec-i --suffix=B $((before - after))))"
-echo "note: the grown log's shared prefix frees nothing yet on btrfs: the old extent stays"
-echo "      referenced by its tail (bookend extents); dedup-vol will move such tails."
+echo "note: the grown log's shared prefix frees nothing yet on btrfs: its old extent stays"
+echo "      referenced by the new tail (bookend extents); moving such tails is the next step."
