@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -20,10 +21,36 @@ struct DirCloser {
 };
 using DirPtr = std::unique_ptr<DIR, DirCloser>;
 
+struct Entry {
+    ino_t ino;
+    std::string name;
+};
+
+// A directory being walked. Its entries are read at once and visited in inode order: inode
+// numbers follow allocation, so this order reads data with fewer seeks and hands the catalog
+// nearly ascending file identities (its identity index then inserts at its right edge).
 struct Frame {
     DirPtr dir;
     std::string relative;
+    std::vector<Entry> entries;
+    std::size_t next = 0;
+    bool read = false;
 };
+
+// Reads the rest of a directory stream; false with errno on a read error.
+bool read_entries(Frame& f) {
+    f.read = true;
+    for (;;) {
+        errno = 0;
+        const dirent* de = ::readdir(f.dir.get());
+        if (de == nullptr) break;
+        if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
+        f.entries.push_back({de->d_ino, de->d_name});
+    }
+    if (errno != 0) return false;
+    std::sort(f.entries.begin(), f.entries.end(), [](const Entry& a, const Entry& b) { return a.ino < b.ino; });
+    return true;
+}
 
 // Opens `name` in `parent` as a directory stream, refusing symlinks and checking that it is
 // still the directory that was stat'ed (it may have been swapped meanwhile).
@@ -71,23 +98,20 @@ void walk_tree(const std::string& root, bool one_filesystem, const WalkCallbacks
         if (cb.skipped) cb.skipped(rel, kind, err);
     };
     std::vector<Frame> stack;
-    stack.push_back({DirPtr(root_dir), {}});
+    stack.push_back({DirPtr(root_dir), {}, {}, 0, false});
     while (!stack.empty()) {
         if (cb.stop && cb.stop()) return;
         Frame& top = stack.back();
-        errno = 0;
-        const dirent* de = ::readdir(top.dir.get());
-        if (de == nullptr) {
-            if (errno != 0) skip(top.relative, WalkSkipKind::Unreadable, errno);
+        if (!top.read && !read_entries(top)) skip(top.relative, WalkSkipKind::Unreadable, errno);
+        if (top.next == top.entries.size()) {
             stack.pop_back();
             continue;
         }
-        if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
-
+        const std::string name = std::move(top.entries[top.next++].name);
         const int dfd = ::dirfd(top.dir.get());
-        const std::string rel = join(top.relative, de->d_name);
+        const std::string rel = join(top.relative, name.c_str());
         struct stat st {};
-        if (::fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
             skip(rel, errno == ENOENT ? WalkSkipKind::Vanished : WalkSkipKind::Unreadable, errno);
             continue;
         }
@@ -98,17 +122,17 @@ void walk_tree(const std::string& root, bool one_filesystem, const WalkCallbacks
         } else if (cb.excluded && cb.excluded(rel)) {
             skip(rel, WalkSkipKind::Excluded, 0);
         } else if (S_ISREG(st.st_mode)) {
-            if (cb.file) cb.file(WalkedFile{dfd, de->d_name, rel, st});
+            if (cb.file) cb.file(WalkedFile{dfd, name, rel, st});
         } else if (one_filesystem && st.st_dev != root_st.st_dev) {
             skip(rel, WalkSkipKind::OtherFilesystem, 0);  // a mount point or a btrfs subvolume
         } else {
             int err = 0;
-            DirPtr sub = open_dir_at(dfd, de->d_name, st, err);
+            DirPtr sub = open_dir_at(dfd, name.c_str(), st, err);
             if (!sub) {
                 skip(rel, err == ENOENT ? WalkSkipKind::Vanished : WalkSkipKind::Unreadable, err);
                 continue;
             }
-            stack.push_back({std::move(sub), rel});  // invalidates `top`
+            stack.push_back({std::move(sub), rel, {}, 0, false});  // invalidates `top`
         }
     }
 }

@@ -1,7 +1,8 @@
 #pragma once
 // Walking a directory tree the safe way: openat() relative to the parent's descriptor, never
 // following symlinks, not crossing into other filesystems or btrfs subvolumes (they have
-// their own st_dev), visiting only regular files. Memory follows the tree's depth, not its size.
+// their own st_dev), visiting only regular files, each directory in inode order. Memory follows
+// the directories on the current path (their names), not the size of the tree.
 #include <sys/stat.h>
 
 #include <functional>
