@@ -10,6 +10,7 @@
 #include <map>
 
 #include "cli_runner.hpp"
+#include "kill_and_recover.hpp"
 #include "support/file_checks.hpp"
 #include "support/fs_kind_param.hpp"
 
@@ -50,16 +51,14 @@ private:
     pid_t pid_ = -1;
 };
 
+std::vector<std::string> argv_of(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{RDD_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+}
+
 class DedupFilesLock : public LoopFsTest {
 protected:
-    static bool any_frozen(const std::vector<fs::path>& files) {
-        for (const auto& f : files) {
-            const auto flags = snapshot_metadata(f).inode_flags;
-            if (flags && (*flags & FS_IMMUTABLE_FL) != 0) return true;
-        }
-        return false;
-    }
-
     // The freeze journal lives in the fixture's own directory, never under /var/lib.
     std::string state_dir() { return (fs().temp_dir() / "state").string(); }
 
@@ -143,63 +142,20 @@ TEST_P(DedupFilesLock, KilledImmutableRunsAreRepairedByRecover) {
     }
     run_checked({"chattr", "+d", files[3].string()});  // a flag of its own, to be kept
     fs().sync();
-    std::map<std::string, MetadataSnapshot> before;
     const std::string sum = sha256_file(path("src"));
-    for (const auto& f : files) before[f.string()] = snapshot_metadata(f);
 
-    std::vector<std::string> argv{RDD_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    int killed_mid_run = 0, rounds_repaired = 0;
-    for (int round = 0; round < 20; ++round) {
-        // Drop the sharing so every round has work to do.
-        if (round % 5 == 0) {
-            for (int i = 1; i <= kFiles; ++i) {
-                const fs::path tmp = files[static_cast<std::size_t>(i)].string() + ".tmp";
-                run_checked({"cp", "--reflink=never", "--preserve=all", files[static_cast<std::size_t>(i)].string(), tmp.string()});
-                fs::rename(tmp, files[static_cast<std::size_t>(i)]);
-                before[files[static_cast<std::size_t>(i)].string()] = snapshot_metadata(files[static_cast<std::size_t>(i)]);
-            }
-            run_checked({"chattr", "+d", files[3].string()});
-            before[files[3].string()] = snapshot_metadata(files[3]);
+    const KillStats k = kill_and_recover(argv_of(args), files, state_dir(), 20, [&](int round) {
+        // Drop the sharing now and then so every round has work to do.
+        if (round % 5 != 0) return;
+        for (int i = 1; i <= kFiles; ++i) {
+            const auto& f = files[static_cast<std::size_t>(i)];
+            const fs::path tmp = f.string() + ".tmp";
+            run_checked({"cp", "--reflink=never", "--preserve=all", f.string(), tmp.string()});
+            fs::rename(tmp, f);
         }
-        const pid_t pid = ::fork();
-        if (pid == 0) {
-            const int null = ::open("/dev/null", O_WRONLY);
-            ::dup2(null, 1);
-            ::dup2(null, 2);
-            ::execv(cargv[0], cargv.data());
-            ::_exit(127);
-        }
-        // Kill at a varying moment after the first file is frozen: wait for a flag to appear
-        // (or the run to end), then 0..30 ms more.
-        int status = 0;
-        bool exited = false;
-        for (int poll = 0; poll < 5000 && !exited; ++poll) {
-            if (::waitpid(pid, &status, WNOHANG) == pid) exited = true;
-            else if (any_frozen(files)) break;
-            else ::usleep(1000);
-        }
-        if (!exited) {
-            ::usleep(static_cast<useconds_t>((round * 7919) % 30000));
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-        }
-        if (WIFSIGNALED(status)) ++killed_mid_run;
-        const ProcessResult rec = run_process({RDD_BINARY, "recover", "--state-dir", state_dir()});
-        ASSERT_EQ(rec.exit_code, 0) << rec.out << rec.err;
-        if (rec.out.find("restored") != std::string::npos) ++rounds_repaired;
-        for (const auto& f : files) {
-            const MetadataSnapshot now = snapshot_metadata(f);
-            const MetadataSnapshot& was = before[f.string()];
-            EXPECT_EQ(now.inode_flags, was.inode_flags) << f << " round " << round;
-            EXPECT_EQ(now.mtime, was.mtime) << f;
-            EXPECT_EQ(now.mode, was.mode) << f;
-            EXPECT_EQ(now.size, was.size) << f;
-        }
-    }
+        run_checked({"chattr", "+d", files[3].string()});
+    });
+    const int killed_mid_run = k.killed, rounds_repaired = k.repaired;
     EXPECT_GE(killed_mid_run, 10);  // most kills landed while it ran...
     EXPECT_GE(rounds_repaired, 3);  // ...and several while files were frozen
     for (const auto& f : files) EXPECT_EQ(sha256_file(f), sum) << f;

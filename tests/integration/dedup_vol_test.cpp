@@ -1,18 +1,13 @@
 // `reflinkdedup dedup-vol` on real btrfs and XFS: duplicates at any block offset are shared,
 // contents and metadata stay, space is freed (per block on XFS, per whole extent on btrfs),
 // a second run converges to nothing, read-only snapshots are sources only.
-#include <fcntl.h>
-#include <linux/fs.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <map>
 #include <tuple>
 #include <vector>
 
 #include "cli_runner.hpp"
+#include "kill_and_recover.hpp"
 #include "support/file_checks.hpp"
 #include "support/fs_kind_param.hpp"
 
@@ -124,58 +119,15 @@ TEST_P(DedupVol, KilledImmutableRunsAreRepairedByRecover) {
         run_checked({"chattr", "+d", files[3].string()});  // a flag of its own, to be kept
         fs().sync();
     };
-    auto any_frozen = [&] {
-        for (const auto& f : files) {
-            const auto flags = snapshot_metadata(f).inode_flags;
-            if (flags && (*flags & FS_IMMUTABLE_FL) != 0) return true;
-        }
-        return false;
-    };
     const std::string state = (fs().temp_dir() / "state").string();
-    std::vector<std::string> argv{RDD_BINARY, "dedup-vol", "--lock=immutable", "--state-dir", state, "--db", db(),
-                                  fs().mount_point().string()};
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
     const std::string sum = sha256_file(files[0]);
-    int killed = 0, repaired = 0;
-    for (int round = 0; round < 20; ++round) {
-        if (round % 4 == 0) refresh_copies();
-        std::map<std::string, MetadataSnapshot> before;
-        for (const auto& f : files) before[f.string()] = snapshot_metadata(f);
-        const pid_t pid = ::fork();
-        if (pid == 0) {
-            const int null = ::open("/dev/null", O_WRONLY);
-            ::dup2(null, 1);
-            ::dup2(null, 2);
-            ::execv(cargv[0], cargv.data());
-            ::_exit(127);
-        }
-        int status = 0;
-        bool exited = false;
-        for (int poll = 0; poll < 10000 && !exited; ++poll) {
-            if (::waitpid(pid, &status, WNOHANG) == pid) exited = true;
-            else if (any_frozen()) break;
-            else ::usleep(500);
-        }
-        if (!exited) {
-            ::usleep(static_cast<useconds_t>((round * 7919) % 20000));
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-            if (WIFSIGNALED(status)) ++killed;
-        }
-        const ProcessResult rec = run_process({RDD_BINARY, "recover", "--state-dir", state});
-        ASSERT_EQ(rec.exit_code, 0) << rec.out << rec.err;
-        if (rec.out.find("restored") != std::string::npos) ++repaired;
-        for (const auto& f : files) {
-            const MetadataSnapshot now = snapshot_metadata(f);
-            const MetadataSnapshot& was = before[f.string()];
-            EXPECT_EQ(now.inode_flags, was.inode_flags) << f << " round " << round;
-            EXPECT_EQ(now.mtime, was.mtime) << f;
-            EXPECT_EQ(now.mode, was.mode) << f;
-            EXPECT_EQ(now.size, was.size) << f;
-        }
-    }
+    refresh_copies();
+    const KillStats k = kill_and_recover(
+        {RDD_BINARY, "dedup-vol", "--lock=immutable", "--state-dir", state, "--db", db(), fs().mount_point().string()},
+        files, state, 20, [&](int round) {
+            if (round % 4 == 0) refresh_copies();
+        });
+    const int killed = k.killed, repaired = k.repaired;
     EXPECT_GE(killed, 10);
     EXPECT_GE(repaired, 3);
     for (const auto& f : files) EXPECT_EQ(sha256_file(f), sum) << f;
