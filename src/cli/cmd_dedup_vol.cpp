@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
+#include "json_output.hpp"
 #include "command_line.hpp"
 #include "format.hpp"
 #include "reflinkdedup/app/dedup_vol.hpp"
@@ -52,8 +53,7 @@ nlohmann::json to_json(const DedupVolReport& r) {
     j["bytes_changed"] = r.bytes_changed;
     j["bytes_freed"] = r.bytes_freed;
     j["skipped_count"] = r.skipped_count;
-    j["skipped"] = nlohmann::json::array();
-    for (const SkippedFile& s : r.skipped) j["skipped"].push_back({{"path", s.path}, {"reason", s.reason}});
+    j["skipped"] = skipped_json(r.skipped);
     j["interrupted"] = r.interrupted;
     return j;
 }
@@ -108,7 +108,7 @@ int run_dedup_vol(const std::vector<std::string>& args) {
             report = dedup_vol(o, scan_progress(line));
         }
         if (json) {
-            std::cout << to_json(report).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+            print_json_line(std::cout, to_json(report));
         } else {
             print_text(std::cout, report, dry_run);
         }

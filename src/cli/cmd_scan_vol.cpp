@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
+#include "json_output.hpp"
 #include "command_line.hpp"
 #include "scan_options.hpp"
 #include "progress_line.hpp"
@@ -67,7 +68,7 @@ int run_scan_vol(const std::vector<std::string>& args) {
             report = scan_volumes(o, scan_progress(line));
         }
         if (json) {
-            std::cout << scan_report_json(report).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+            print_json_line(std::cout, scan_report_json(report));
         } else {
             print_scan_text(std::cout, report);
         }

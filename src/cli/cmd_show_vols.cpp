@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
+#include "json_output.hpp"
 #include "command_line.hpp"
 #include "format.hpp"
 #include "reflinkdedup/app/exit_codes.hpp"
@@ -83,7 +84,7 @@ int run_show_vols(const std::vector<std::string>& args) {
                         static_cast<unsigned long long>(totals.files), iec_bytes(totals.bytes).c_str(), v.path.c_str());
         }
     }
-    if (json) std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    if (json) print_json_line(std::cout, j);
     return to_int(ExitCode::Done);
 }
 

@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "format.hpp"
+#include "json_output.hpp"
 
 namespace rdd::cli {
 
@@ -51,10 +52,8 @@ void print_json(std::ostream& out, const DedupFilesReport& r) {
     j["lock"] = r.lock_method;
     j["freezes_recovered"] = r.freezes_recovered;
     j["interrupted"] = r.interrupted;
-    j["skipped"] = nlohmann::json::array();
-    for (const SkippedFile& s : r.skipped) j["skipped"].push_back({{"path", s.path}, {"reason", s.reason}});
-    // File names need not be UTF-8: replace invalid bytes rather than fail the report.
-    out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    j["skipped"] = skipped_json(r.skipped);
+    print_json_line(out, j);
 }
 
 }  // namespace rdd::cli
