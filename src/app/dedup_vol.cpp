@@ -62,6 +62,11 @@ public:
         return it->second ? &*it->second : nullptr;
     }
 
+    bool shareable(catalog::FileId id) {
+        const catalog::FileRow* r = row(id);
+        return r != nullptr && r->state == catalog::FileState::hashed;
+    }
+
     bool may_modify(catalog::FileId id) {
         const catalog::FileRow* r = row(id);
         if (r == nullptr || r->state != catalog::FileState::hashed) return false;
@@ -122,7 +127,11 @@ std::vector<SharedRun> plan_runs(const catalog::Catalog& cat, FileAccess& files,
     (void)cat.for_each_duplicate_block_group([&](const catalog::Digest&, std::span<const catalog::BlockOccurrence> occ) {
         ++report.duplicate_groups;
         group.clear();
-        for (const auto& o : occ) group.push_back({o.file, o.index, o.physical});
+        for (const auto& o : occ) {
+            // Only files hashed as shareable: a NOCOW file (state nocow) cannot share with them.
+            if (files.shareable(o.file)) group.push_back({o.file, o.index, o.physical});
+        }
+        if (group.size() < 2) return true;
         map_identical_blocks(group, may_modify, mappings);
         if (mappings.size() < opt.max_mappings) return true;
         report.plan_truncated = true;

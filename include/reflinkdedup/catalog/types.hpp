@@ -41,6 +41,7 @@ enum class FileState : std::int32_t {
     hashed = 1,      // blocks and content digest are current
     busy_retry = 2,  // in write use when scanned: retry next run
     failed = 3,      // could not be read (see the scanner's log)
+    nocow = 4,       // hashed, but a btrfs NOCOW file: its extents cannot be shared with COW files
 };
 
 // What the scanner writes for a file.
