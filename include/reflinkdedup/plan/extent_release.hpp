@@ -1,0 +1,99 @@
+#pragma once
+// When sharing a file's duplicate ranges gives space back, and what has to move for it to
+// (KERNEL-FACTS §10, DESIGN "Kernel facts" 5). Pure: extent lists in, decisions out.
+//
+// XFS counts references per block: a remapped block nothing else references is freed at once.
+// btrfs frees an extent only when no block of it is referenced any more. A destination extent
+// only partly covered by remapped ranges (a grown log whose old prefix and new tail were
+// written as one extent; a file edited in place) stays allocated whole ("bookend"), until the
+// rest of it (the remainder) is copied into a new extent and remapped onto the copy too. That
+// frees the old extent at the price of writing the remainder, and only if no other file or
+// snapshot references the old extent.
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "reflinkdedup/model/extent.hpp"
+
+namespace rdd {
+
+struct ByteRange {
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+    [[nodiscard]] std::uint64_t end() const noexcept { return offset + length; }
+    friend constexpr bool operator==(const ByteRange&, const ByteRange&) = default;
+};
+
+// One reference of a file to a disk extent (a btrfs EXTENT_DATA item).
+struct ExtentRef {
+    std::uint64_t file_offset = 0;
+    std::uint64_t length = 0;      // file bytes it covers
+    std::uint64_t extent = 0;      // disk address of the whole extent: its identity
+    std::uint64_t disk_bytes = 0;  // allocated size of the whole extent
+    std::uint64_t ram_bytes = 0;   // its uncompressed size (== disk_bytes unless compressed)
+    bool movable = true;           // false for preallocated extents
+};
+
+// Who else references an extent (btrfs LOGICAL_INO).
+enum class ExtentOwners : std::uint8_t {
+    ThisFile,          // only the file being planned
+    OtherFiles,        // other inodes or subvolumes (reflink copies, writable snapshots)
+    ReadOnlySnapshot,  // a read-only snapshot: the extent stays allocated whatever we do
+};
+using OwnersLookup = std::function<ExtentOwners(std::uint64_t extent)>;
+
+enum class ExtentFate : std::uint8_t {
+    Freed,           // every reference to it is remapped
+    FreedByMove,     // the remainder moves to a new extent first, then it is freed
+    NotWorthMoving,  // the move would write more than the policy allows per byte it frees
+    NotMovable,      // the remainder cannot be moved (preallocated, or moves are off)
+    Shared,          // other files reference it: nothing is freed
+    HeldBySnapshot,  // a read-only snapshot references it: nothing is freed
+};
+
+struct ReleasePolicy {
+    std::uint64_t block_size = 4096;  // the filesystem's allocation unit
+    bool moves = true;
+    // A move may write at most this many bytes per byte it gives back (freed minus written).
+    double max_write_per_freed = 2.0;
+};
+
+struct ExtentRelease {
+    std::uint64_t extent = 0;
+    std::uint64_t disk_bytes = 0;
+    ExtentFate fate = ExtentFate::Freed;
+    std::vector<ByteRange> remainder;  // file ranges still on the extent after the remaps
+    std::uint64_t write_bytes = 0;     // what moving the remainder would allocate (estimate)
+    std::uint64_t freed_bytes = 0;     // net: disk_bytes, or disk_bytes - write_bytes for a move
+    std::uint64_t held_bytes = 0;      // HeldBySnapshot: what it would free otherwise
+    friend bool operator==(const ExtentRelease&, const ExtentRelease&) = default;
+};
+
+// Sorts by offset and merges overlapping or adjacent ranges; drops empty ones.
+[[nodiscard]] std::vector<ByteRange> normalized(std::vector<ByteRange> ranges);
+
+// `a` without `b` (both normalized).
+[[nodiscard]] std::vector<ByteRange> subtract(std::span<const ByteRange> a, std::span<const ByteRange> b);
+
+// The extents (sorted, unique) of `refs` that `remapped` touches: only their owners matter.
+[[nodiscard]] std::vector<std::uint64_t> touched_extents(std::span<const ExtentRef> refs,
+                                                         std::span<const ByteRange> remapped);
+
+// One decision per touched extent, in extent order. `remapped`: file ranges the plan makes
+// share other data (normalized). `zeros`: ranges known to hold only zeros (normalized); a move
+// leaves them as holes, so they cost nothing to move. `owners` is asked once per touched extent
+// that is not simply left alone.
+[[nodiscard]] std::vector<ExtentRelease> plan_extent_release(std::span<const ExtentRef> refs,
+                                                             std::span<const ByteRange> remapped,
+                                                             std::span<const ByteRange> zeros,
+                                                             const OwnersLookup& owners,
+                                                             const ReleasePolicy& policy);
+
+// XFS: bytes freed by remapping `remapped` (normalized) of a file with these FIEMAP extents:
+// whole allocation blocks (a partial block at EOF counts whole) of extents not reported shared.
+[[nodiscard]] std::uint64_t blocks_released(std::span<const Extent> extents,
+                                            std::span<const ByteRange> remapped,
+                                            std::uint64_t block_size);
+
+}  // namespace rdd
