@@ -1,0 +1,39 @@
+#pragma once
+// `reflinkdedup report`: what one filesystem's catalog knows, per volume and in total, as of
+// each volume's last scan. Read-only: runs beside a scan (it sees committed data).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reflinkdedup/catalog/catalog.hpp"
+#include "reflinkdedup/catalog/report_queries.hpp"
+#include "reflinkdedup/report/duplicate_tally.hpp"
+
+namespace rdd::report {
+
+struct VolumeSummary {
+    catalog::VolumeFileCounts counts;
+    DuplicateTally duplicates;
+};
+
+struct VolumeReport {
+    catalog::Volume volume;  // empty path: files of a volume no longer listed
+    VolumeSummary summary;
+};
+
+struct CatalogReport {
+    std::string catalog_path;
+    std::uint32_t block_size = 0;
+    std::vector<VolumeReport> volumes;
+    VolumeSummary total;
+    std::uint64_t duplicate_groups = 0;  // digests stored at two or more places
+    // Space given back by earlier runs, when the catalog records it (schema v2 does not).
+    std::optional<std::int64_t> freed_bytes;
+};
+
+// Reads the catalog (one scan of the file table, one of zero runs, one duplicate-block query:
+// external sort within `query`'s memory budget).
+[[nodiscard]] CatalogReport build_report(const catalog::Catalog& cat, const catalog::DuplicateBlockQuery& query = {});
+
+}  // namespace rdd::report
