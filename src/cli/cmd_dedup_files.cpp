@@ -4,6 +4,7 @@
 #include "command.hpp"
 #include "command_line.hpp"
 #include "dedup_files_output.hpp"
+#include "kernel_check.hpp"
 #include "reflinkdedup/app/dedup_files.hpp"
 #include "reflinkdedup/app/exit_codes.hpp"
 #include "reflinkdedup/app/input_error.hpp"
@@ -40,10 +41,14 @@ Locking (--lock): files are kept from writers between comparing and sharing.
   none       no locking; the kernel still compares the bytes itself, so nothing differing
              is ever shared.
 
+On btrfs, kernels with a known btrfs corruption bug that dedupe runs into (5.1 to 5.4.13;
+older ones without the 2019 fix for shared compressed extents) are refused unless
+--allow-buggy-kernel is given; --dry-run is always allowed.
+
 Exit status:
   0  done (also when there was nothing to share)
   1  done, but some files were skipped or failed (listed)
-  2  usage or input error: nothing was changed
+  2  usage or input error, or a refused kernel: nothing was changed
   4  interrupted (SIGINT/SIGTERM) after the current kernel call
   5  an unexpected system error stopped the run
 
@@ -57,7 +62,7 @@ Options)";
 
 int run_dedup_files(const std::vector<std::string>& args) {
     po::options_description opts(kHelp);
-    bool json = false, dry_run = false;
+    bool json = false, dry_run = false, allow_buggy_kernel = false;
     std::string lock_name, state_dir;
     opts.add_options()
         ("help,h", "show this help")
@@ -65,6 +70,7 @@ int run_dedup_files(const std::vector<std::string>& args) {
         ("dry-run,n", po::bool_switch(&dry_run), "compare and report, change nothing")
         ("lock", po::value(&lock_name)->default_value("lease"), "lease, immutable or none (see above)")
         ("state-dir", po::value(&state_dir), "where --lock=immutable journals flags (default /var/lib/reflinkdedup)");
+    add_kernel_check_option(opts, allow_buggy_kernel);
     const auto operands = parse_command_line("dedup-files", args, opts);
     if (!operands) return to_int(ExitCode::Done);
     DedupFilesOptions options;
@@ -75,6 +81,7 @@ int run_dedup_files(const std::vector<std::string>& args) {
     if (!method) throw UsageError("dedup-files: --lock must be lease, immutable or none");
     options.lock_method = *method;
     if (!state_dir.empty()) options.state_dir = state_dir;
+    if (!dry_run) check_kernel_for_dedupe(options.paths.front(), allow_buggy_kernel);
 
     const InterruptGuard guard;
     const DedupFilesReport report = dedup_files(options);

@@ -6,6 +6,7 @@
 #include "json_output.hpp"
 #include "command_line.hpp"
 #include "format.hpp"
+#include "kernel_check.hpp"
 #include "reflinkdedup/app/dedup_vol.hpp"
 #include "reflinkdedup/app/exit_codes.hpp"
 #include "reflinkdedup/app/interrupt.hpp"
@@ -33,8 +34,13 @@ itself. Contents and metadata never change.
 Not yet: moving the unshared tail of a btrfs extent so that the extent is freed ("bookend"
 extents, see the README); until then a grown file's shared prefix frees space on XFS only.
 
-Exit status: 0 done, 1 some files skipped or failed (listed), 2 usage or input error,
-3 catalog busy, 4 interrupted, 5 system error.
+Exit status: 0 done, 1 some files skipped or failed (listed), 2 usage or input error (also
+a btrfs kernel with known dedupe bugs, see --allow-buggy-kernel), 3 catalog busy,
+4 interrupted, 5 system error.
+
+Examples:
+  reflinkdedup dedup-vol /mnt/backup
+  reflinkdedup dedup-vol --dry-run --json --exclude '*.tmp' /srv/backup
 
 Options)";
 
@@ -78,7 +84,7 @@ void print_text(std::ostream& out, const DedupVolReport& r, bool dry_run) {
 
 int run_dedup_vol(const std::vector<std::string>& args) {
     po::options_description opts(kHelp);
-    bool json = false, dry_run = false;
+    bool json = false, dry_run = false, allow_buggy_kernel = false;
     std::string lock_name, state_dir;
     ScanOptionValues values;
     opts.add_options()("help,h", "show this help");
@@ -88,6 +94,7 @@ int run_dedup_vol(const std::vector<std::string>& args) {
         ("lock", po::value(&lock_name)->default_value("lease"), "lease, immutable or none (see dedup-files --help)")
         ("state-dir", po::value(&state_dir), "where --lock=immutable journals flags (default /var/lib/reflinkdedup)")
         ("json", po::bool_switch(&json), "print one JSON object instead of the summary");
+    add_kernel_check_option(opts, allow_buggy_kernel);
     const auto operands = parse_command_line("dedup-vol", args, opts);
     if (!operands) return to_int(ExitCode::Done);
     if (operands->empty()) throw UsageError("dedup-vol: needs at least one PATH");
@@ -98,6 +105,7 @@ int run_dedup_vol(const std::vector<std::string>& args) {
     if (!method) throw UsageError("dedup-vol: --lock must be lease, immutable or none");
     o.lock_method = *method;
     if (!state_dir.empty()) o.state_dir = state_dir;
+    if (!dry_run) check_kernel_for_dedupe(operands->front(), allow_buggy_kernel);
 
     const InterruptGuard guard;
     o.scan.stop = [] { return interrupt_requested(); };

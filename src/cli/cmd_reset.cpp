@@ -10,6 +10,7 @@
 #include "reflinkdedup/app/input_error.hpp"
 #include "reflinkdedup/catalog/catalog.hpp"
 #include "reflinkdedup/catalog/errors.hpp"
+#include "output.hpp"
 #include "usage_error.hpp"
 
 namespace po = boost::program_options;
@@ -26,8 +27,16 @@ id): its files, their digests and its scan state, so the next scan-vol reads it 
 --all forgets every volume of the catalog (its block size and settings stay). The catalog is
 --db, or the one of the filesystem holding VOL / PATH. Files on disk are never touched.
 
-Exit status: 0 done, 2 usage or input error (unknown volume, no catalog), 3 catalog busy,
-5 system error.
+Exit status:
+  0  done
+  2  usage or input error (unknown volume, no catalog)
+  3  another reflinkdedup holds the catalog
+  5  an unexpected system error, or a damaged catalog
+
+Examples:
+  reflinkdedup reset /mnt/backup/host1           # a volume as show-vols lists it
+  reflinkdedup reset --db /var/lib/reflinkdedup/0c5b...e1.sqlite 3
+  reflinkdedup reset --all /mnt/backup
 
 Options)";
 
@@ -48,7 +57,7 @@ int run_reset(const std::vector<std::string>& args) {
     try {
         cat.emplace(catalog::Catalog::open_writer(path, catalog::OpenOptions{}));
     } catch (const catalog::WriterLockTimeoutError& e) {
-        std::cerr << "reflinkdedup: " << e.what() << "\n";
+        log_error(e.what());
         return to_int(ExitCode::CatalogBusy);
     }
     if (all) {

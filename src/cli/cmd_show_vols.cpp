@@ -13,6 +13,7 @@
 #include "reflinkdedup/btrfs/subvolume.hpp"
 #include "reflinkdedup/catalog/catalog.hpp"
 #include "reflinkdedup/scan/scan_volumes.hpp"
+#include "scan_state_name.hpp"
 #include "usage_error.hpp"
 
 namespace po = boost::program_options;
@@ -28,19 +29,17 @@ subvolume id, read-only flag (btrfs, as it is now), state of the last scan, the 
 generation it recorded, files and bytes catalogued, path. The catalog is the one of the
 filesystem holding PATH, or --db.
 
-Exit status: 0 listed, 2 usage or input error (no catalog), 3 catalog busy, 5 system error.
+Exit status:
+  0  listed
+  2  usage or input error (no catalog at PATH, a catalog from a newer version)
+  5  an unexpected system error, or a damaged catalog
+(It only reads the catalog: a running scan does not make it wait.)
+
+Examples:
+  reflinkdedup show-vols /mnt/backup
+  reflinkdedup show-vols --json --db /var/lib/reflinkdedup/0c5b...e1.sqlite
 
 Options)";
-
-const char* state_name(catalog::ScanState s) {
-    switch (s) {
-        case catalog::ScanState::never: return "never";
-        case catalog::ScanState::scanning: return "scanning";
-        case catalog::ScanState::complete: return "complete";
-        case catalog::ScanState::interrupted: return "interrupted";
-    }
-    return "?";
-}
 
 // "yes"/"no" for a btrfs subvolume that exists now, "-" for directory volumes, "?" otherwise.
 std::string read_only_now(const catalog::Volume& v) {
@@ -75,11 +74,11 @@ int run_show_vols(const std::vector<std::string>& args) {
         if (json) {
             j["volumes"].push_back({{"id", v.id}, {"subvol_id", v.subvol_id}, {"path", v.path},
                                     {"read_only", ro == "yes" ? nlohmann::json(true) : ro == "no" ? nlohmann::json(false) : nlohmann::json(nullptr)},
-                                    {"state", state_name(v.scan_state)}, {"last_generation", v.last_generation},
+                                    {"state", scan_state_name(v.scan_state)}, {"last_generation", v.last_generation},
                                     {"files", totals.files}, {"bytes", totals.bytes}});
         } else {
             std::printf("%4lld %8llu %3s %-11s %10llu %10llu %10s  %s\n", static_cast<long long>(v.id),
-                        static_cast<unsigned long long>(v.subvol_id), ro.c_str(), state_name(v.scan_state),
+                        static_cast<unsigned long long>(v.subvol_id), ro.c_str(), scan_state_name(v.scan_state),
                         static_cast<unsigned long long>(v.last_generation),
                         static_cast<unsigned long long>(totals.files), iec_bytes(totals.bytes).c_str(), v.path.c_str());
         }

@@ -22,6 +22,7 @@ int run_dedup_vol(const std::vector<std::string>& args);
 int run_recover(const std::vector<std::string>& args);
 int run_show_vols(const std::vector<std::string>& args);
 int run_reset(const std::vector<std::string>& args);
+int run_report(const std::vector<std::string>& args);
 
 // The closest command name to a mistyped one, or empty when nothing is close.
 [[nodiscard]] std::string suggest_command(std::string_view typed);

@@ -12,6 +12,8 @@ constexpr std::array kCommands{
     Command{"dedup-vol", "scan PATH, then share every duplicate block run the catalog knows", run_dedup_vol},
     Command{"dedup-files", "share identical data among the given files (the first is the source)",
             run_dedup_files},
+    Command{"report", "what a catalog knows: files, duplicate and shared bytes, busy files, per volume",
+            run_report},
     Command{"show-vols", "list the volumes a catalog knows, with their state and size", run_show_vols},
     Command{"reset", "forget volumes (or --all), so the next scan reads them in full", run_reset},
     Command{"recover", "put back flags a killed --lock=immutable run left behind", run_recover},

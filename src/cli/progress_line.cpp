@@ -1,20 +1,24 @@
 #include "progress_line.hpp"
 
-#include <unistd.h>
-
 #include <cstdio>
 
 #include "format.hpp"
+#include "output.hpp"
 
 namespace rdd::cli {
 
-ProgressLine::ProgressLine() : live_(::isatty(STDERR_FILENO) == 1), start_(Clock::now()), last_(start_) {}
+ProgressLine::ProgressLine()
+    : live_(output_mode().stderr_tty && output_mode().verbosity != Verbosity::quiet),
+      plain_(!live_ && output_mode().verbosity == Verbosity::verbose),
+      start_(Clock::now()),
+      last_(start_) {}
 
 ProgressLine::~ProgressLine() {
     if (live_ && drawn_) std::fputs("\n", stderr);
 }
 
 void ProgressLine::update(const std::string& text, std::uint64_t done_bytes, std::uint64_t total_bytes) {
+    if (!live_ && !plain_) return;
     const auto now = Clock::now();
     const auto period = live_ ? std::chrono::milliseconds(250) : std::chrono::milliseconds(30'000);
     if (now - last_ < period) return;
@@ -28,12 +32,9 @@ void ProgressLine::update(const std::string& text, std::uint64_t done_bytes, std
         std::snprintf(buf, sizeof buf, ", ETA %lld:%02lld", eta / 60, eta % 60);
         line += buf;
     }
-    if (live_) {
-        std::fprintf(stderr, "\r\033[K%s", line.c_str());
-        drawn_ = true;
-    } else {
-        std::fprintf(stderr, "%s\n", line.c_str());
-    }
+    if (!live_) return log_info(line);
+    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    drawn_ = true;
     std::fflush(stderr);
 }
 

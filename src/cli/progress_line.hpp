@@ -1,6 +1,7 @@
 #pragma once
-// Progress for long runs: a live line rewritten in place on a terminal; elsewhere (systemd,
-// pipes) a plain line every 30 seconds, so logs stay readable.
+// Progress for long runs: a live line rewritten in place on a terminal (not with -q); elsewhere
+// (systemd, pipes) nothing, or with -v a plain info line every 30 seconds, so logs stay
+// readable.
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -9,7 +10,7 @@ namespace rdd::cli {
 
 class ProgressLine {
 public:
-    ProgressLine();  // decides from isatty(stderr)
+    ProgressLine();  // decides from output_mode(): terminal, verbosity
     ~ProgressLine();  // ends a live line with a newline
     ProgressLine(const ProgressLine&) = delete;
     ProgressLine& operator=(const ProgressLine&) = delete;
@@ -21,6 +22,7 @@ public:
 private:
     using Clock = std::chrono::steady_clock;
     bool live_;
+    bool plain_;  // not live: a line every 30 s (-v without a terminal)
     bool drawn_ = false;
     Clock::time_point start_, last_;
 };

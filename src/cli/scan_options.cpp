@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "format.hpp"
+#include "output.hpp"
 #include "parse_units.hpp"
 #include "reflinkdedup/app/exit_codes.hpp"
 #include "reflinkdedup/app/input_error.hpp"
@@ -66,7 +67,7 @@ int with_catalog_errors(const std::function<int()>& body) {
     try {
         return body();
     } catch (const catalog::WriterLockTimeoutError& e) {
-        std::cerr << "reflinkdedup: " << e.what() << "\n";
+        log_error(e.what());
         return to_int(ExitCode::CatalogBusy);
     } catch (const catalog::SchemaTooNewError& e) {
         throw InputError(e.what());

@@ -1,0 +1,25 @@
+#include "config_keys.hpp"
+
+#include <array>
+#include <string_view>
+
+namespace rdd::cli {
+
+namespace {
+
+// Standing defaults an admin may set once for every run.
+constexpr std::array<std::string_view, 13> kSettable{
+    "db",   "block-size", "min-size",  "exclude", "wait",    "io",     "json",
+    "lock", "state-dir",  "dry-run",   "verbose", "quiet",   "allow-buggy-kernel",
+};
+
+// One-shot or destructive requests: only ever on purpose, on the command line.
+constexpr std::array<std::string_view, 7> kRefused{
+    "help", "config", "version", "all", "reset-block-size", "rehash", "all-changes",
+};
+
+}  // namespace
+
+ops::ConfigKeys config_keys() noexcept { return {kSettable, kRefused}; }
+
+}  // namespace rdd::cli
