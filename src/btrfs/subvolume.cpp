@@ -182,6 +182,14 @@ std::vector<SubvolumeInfo> list_subvolumes(const std::filesystem::path& path) {
     return result;
 }
 
+bool subvolume_exists(int fd, std::uint64_t id, const std::string& path) {
+    struct btrfs_util_subvolume_info info {};
+    const auto err = btrfs_util_subvolume_info_fd(fd, id, &info);
+    if (err == BTRFS_UTIL_ERROR_SUBVOLUME_NOT_FOUND) return false;
+    if (err != BTRFS_UTIL_OK) throw_util_error(err, "btrfs_util_subvolume_info", path);
+    return id == BTRFS_FS_TREE_OBJECTID || info.parent_id != 0;
+}
+
 std::uint64_t subvolume_generation(int fd, const std::string& path) {
     btrfs_ioctl_get_subvol_info_args args{};
     // Linux 6.18 returns 1 on success (KERNEL-FACTS §5): only a negative result is an error.

@@ -41,6 +41,10 @@ struct SubvolumeInfo {
 // before children. relative_path is relative to `path`. Needs root.
 [[nodiscard]] std::vector<SubvolumeInfo> list_subvolumes(const std::filesystem::path& path);
 
+// Whether subvolume `id` still exists on the filesystem of `fd`: false once it is deleted, also
+// while the cleaner has not yet freed it (it has no parent then). Needs root.
+[[nodiscard]] bool subvolume_exists(int fd, std::uint64_t id, const std::string& path);
+
 // Whether the open directory `fd` is the root of a btrfs subvolume (inode 256).
 [[nodiscard]] bool is_subvolume_root(int fd, const std::string& path);
 
