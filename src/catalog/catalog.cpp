@@ -96,6 +96,10 @@ std::uint64_t Catalog::forget_volume(VolumeId volume_id) {
     Statement st(conn_, "DELETE FROM volume WHERE id = ?1");
     st.bind(1, volume_id);
     st.run();
+    Statement settings(conn_, "DELETE FROM meta WHERE key = ?1");
+    const std::string key = "scan_settings/" + std::to_string(volume_id);
+    settings.bind(1, key);
+    settings.run();
     return deleted;
 }
 
@@ -107,6 +111,19 @@ bool Catalog::delete_file(FileId file_id) {
     deleter.erase(file_id);
     tx.commit();
     return existed;
+}
+
+std::uint64_t Catalog::delete_files(std::span<const FileId> files) {
+    require_writer("delete files");
+    Transaction tx(conn_);
+    detail::FileDeleter deleter(conn_);
+    std::uint64_t deleted = 0;
+    for (const FileId id : files) {
+        if (this->file(id)) ++deleted;
+        deleter.erase(id);
+    }
+    tx.commit();
+    return deleted;
 }
 
 void Catalog::reset() {

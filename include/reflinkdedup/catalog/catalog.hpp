@@ -103,9 +103,15 @@ public:
     [[nodiscard]] Epoch begin_pass(VolumeId volume);
     // Records the outcome; the generation is stored only for a complete pass.
     void finish_pass(VolumeId volume, std::uint64_t generation, ScanState state = ScanState::complete);
+    // The settings (excludes, minimum size, ...) the volume's last complete pass ran with, as an
+    // opaque string: an incremental pass is only valid under the same ones. "" = not recorded.
+    [[nodiscard]] std::string scan_settings(VolumeId volume) const;
+    void set_scan_settings(VolumeId volume, std::string_view settings);
     // After a full pass: deletes the volume's files not seen in `pass` (and their blocks).
     std::uint64_t delete_unseen(VolumeId volume, Epoch pass);
     bool delete_file(FileId file);
+    // Several files (and their blocks) in one transaction; returns how many existed.
+    std::uint64_t delete_files(std::span<const FileId> files);
     // Forgets a volume: its files, their blocks and its scan state. Returns the files deleted.
     std::uint64_t forget_volume(VolumeId volume);
     // Drops all file, block and volume data and returns the space; keeps block size and epochs.
