@@ -24,7 +24,11 @@ void add_scan_options(po::options_description& opts, ScanOptionValues& v) {
         ("exclude", po::value(&v.excludes), "skip matching files and directories (repeatable; '*.tmp', '/anchored/dir', 'a/b')")
         ("wait", po::value(&v.wait), "wait this long for another run to release the catalog (e.g. 30s, 10m; default 0)")
         ("io", po::value(&v.io), "read engine: auto, io_uring or pread (default auto)")
-        ("rehash", po::bool_switch(&v.rehash), "read and hash every file again, changed or not");
+        ("rehash", po::bool_switch(&v.rehash), "read and hash every file again, changed or not")
+        ("recursive,r", po::bool_switch(&v.recursive), "btrfs: also every subvolume and snapshot below the paths")
+        ("ro-snapshots", po::value(&v.ro_snapshots)->default_value("source-only"),
+         "btrfs read-only snapshots: source-only (scanned, used as sources, never modified), skip, or dedupe")
+        ("walk", po::bool_switch(&v.walk), "btrfs: look at every file each run instead of asking the tree what changed (works without root)");
 }
 
 ScanOptions make_scan_options(const ScanOptionValues& v, std::vector<std::string> roots, std::string_view command) {
@@ -49,6 +53,13 @@ ScanOptions make_scan_options(const ScanOptionValues& v, std::vector<std::string
     o.wait = value(parse_duration(v.wait), "--wait", v.wait);
     o.excludes = v.excludes;
     o.rehash = v.rehash;
+    o.recursive = v.recursive;
+    o.walk = v.walk;
+    try {
+        o.ro_snapshots = parse_ro_snapshots(v.ro_snapshots);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(cmd + ": " + e.what());
+    }
     if (v.io == "pread") o.engine = hash::EngineChoice::Pread;
     else if (v.io == "io_uring") o.engine = hash::EngineChoice::IoUring;
     else if (v.io != "auto") throw UsageError(cmd + ": --io must be auto, io_uring or pread");
@@ -98,6 +109,20 @@ nlohmann::json scan_report_json(const ScanReport& r) {
     j["error_count"] = r.error_count;
     j["errors"] = r.errors;
     j["interrupted"] = r.interrupted;
+    j["subvolumes_deleted"] = r.subvolumes_deleted;
+    nlohmann::json volumes = nlohmann::json::array();
+    for (const VolumeScanResult& v : r.volumes) {
+        volumes.push_back({{"path", v.path},
+                           {"subvol", v.subvol},
+                           {"read_only", v.read_only},
+                           {"mode", v.mode},
+                           {"since_generation", v.since_generation},
+                           {"generation", v.generation},
+                           {"inodes_changed", v.inodes_changed},
+                           {"deletions_reconciled", v.deletions_reconciled},
+                           {"files_deleted", v.files_deleted}});
+    }
+    j["volumes"] = std::move(volumes);
     return j;
 }
 
@@ -110,6 +135,14 @@ void print_scan_text(std::ostream& out, const ScanReport& r) {
         << "  removed    " << r.files_deleted << " files that are gone\n"
         << "  catalog    " << r.catalog_path << ", " << iec_bytes(r.catalog_bytes) << ", "
         << iec_bytes(std::uint64_t{r.block_size}) << " blocks\n";
+    for (const VolumeScanResult& v : r.volumes) {
+        out << "  volume     " << v.path << (v.read_only ? " (read-only)" : "") << ": " << v.mode;
+        if (v.mode == "incremental") {
+            out << " since generation " << v.since_generation << ", " << v.inodes_changed << " changed files"
+                << (v.deletions_reconciled ? ", deletions checked" : "");
+        }
+        out << "\n";
+    }
     for (const auto& [reason, n] : r.skipped) out << "  skipped    " << n << " " << reason << "\n";
     for (const auto& e : r.errors) out << "  error      " << e << "\n";
     if (r.error_count > r.errors.size()) out << "  ... and " << r.error_count - r.errors.size() << " more errors\n";

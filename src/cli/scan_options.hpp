@@ -14,8 +14,8 @@
 namespace rdd::cli {
 
 struct ScanOptionValues {
-    std::string db, block_size, min_size = "1", wait = "0", io = "auto";
-    bool reset_block_size = false, rehash = false;
+    std::string db, block_size, min_size = "1", wait = "0", io = "auto", ro_snapshots = "source-only";
+    bool reset_block_size = false, rehash = false, recursive = false, walk = false;
     std::vector<std::string> excludes;
 };
 

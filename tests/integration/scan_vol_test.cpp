@@ -117,7 +117,11 @@ TEST_P(ScanVol, ARescanWithNothingChangedReadsNothing) {
     ASSERT_EQ(again.process.exit_code, 0) << describe(again);
     EXPECT_EQ(again.json["bytes_read"], 0);
     EXPECT_EQ(again.json["files_hashed"], 0);
-    EXPECT_EQ(again.json["files_unchanged"], 2);
+    // XFS: both files looked at and found unchanged. btrfs: the tree search says no inode
+    // changed, so no file is even looked at.
+    const bool btrfs = GetParam() == FsKind::Btrfs;
+    EXPECT_EQ(again.json["files_unchanged"], btrfs ? 0 : 2);
+    EXPECT_EQ(again.json["volumes"][0]["mode"], btrfs ? "incremental" : "full");
 }
 
 TEST_P(ScanVol, AfterChurnExactlyTheChangedFilesAreRehashedAndTheGoneOnesLeave) {
@@ -139,7 +143,8 @@ TEST_P(ScanVol, AfterChurnExactlyTheChangedFilesAreRehashedAndTheGoneOnesLeave) 
 
     ASSERT_EQ(r.process.exit_code, 0) << describe(r);
     EXPECT_EQ(r.json["files_hashed"], 4);     // f1, f2, the new f3, f7
-    EXPECT_EQ(r.json["files_unchanged"], 2);  // f4 (renamed: same inode), f6
+    // f4 (renamed: same inode) and, on XFS, f6 (btrfs' tree search does not return it at all).
+    EXPECT_EQ(r.json["files_unchanged"], GetParam() == FsKind::Btrfs ? 1 : 2);
     EXPECT_EQ(r.json["files_deleted"], 2);    // the old f3 inode and f5
     // Every byte of the changed files is read or, on btrfs, kept where the touched file's full
     // blocks still lie where they were hashed.

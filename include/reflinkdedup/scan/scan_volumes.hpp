@@ -16,6 +16,18 @@ namespace rdd {
 // come as whole files, prefixes and edits of mostly untouched blocks, which 64 KiB keeps.
 inline constexpr std::uint32_t kDefaultScanBlockSize = 64 * 1024;
 
+// What to do with btrfs read-only snapshots met by a scan (KERNEL-FACTS §4: as root, a dedupe
+// through an O_RDONLY fd would modify them, so the check is ours).
+enum class RoSnapshots {
+    source_only,  // scanned; their data serves as a dedupe source; never modified (default)
+    skip,         // not scanned (rows from earlier scans stay until `reset`)
+    dedupe,       // scanned and may be modified like any file (breaks incremental send)
+};
+
+// "source-only", "skip", "dedupe"; std::invalid_argument otherwise.
+[[nodiscard]] RoSnapshots parse_ro_snapshots(const std::string& text);
+[[nodiscard]] const char* to_string(RoSnapshots policy) noexcept;
+
 struct ScanOptions {
     std::vector<std::string> roots;       // directories on one filesystem
     std::string catalog_path;             // "" = /var/lib/reflinkdedup/<fs-uuid>.sqlite
@@ -26,6 +38,11 @@ struct ScanOptions {
     std::chrono::milliseconds wait{0};    // for the catalog's writer lock
     hash::EngineChoice engine = hash::EngineChoice::Auto;
     bool rehash = false;                  // read every file again, whatever the catalog says
+    bool recursive = false;               // btrfs: also every subvolume below the roots
+    RoSnapshots ro_snapshots = RoSnapshots::source_only;
+    // btrfs: always walk directories (every file looked at each run) instead of the incremental
+    // tree search; the only way without CAP_SYS_ADMIN.
+    bool walk = false;
     std::function<bool()> stop;           // checked between files: true ends the scan early
 };
 
@@ -35,6 +52,19 @@ struct ScanProgress {
     std::uint64_t bytes_read = 0;
     std::uint64_t bytes_queued = 0;  // bytes of files sent to the hasher so far
     bool walk_done = false;          // bytes_queued is final: an ETA can be given
+};
+
+// What happened to one scan root.
+struct VolumeScanResult {
+    std::string path;
+    std::uint64_t subvol = 0;             // btrfs subvolume id; 0 for a directory root
+    bool read_only = false;               // a btrfs read-only snapshot
+    std::string mode;                     // "full", "incremental", "skipped", "interrupted"
+    std::uint64_t since_generation = 0;   // incremental: changes after this generation
+    std::uint64_t generation = 0;         // recorded for the next incremental pass
+    std::uint64_t inodes_changed = 0;     // incremental: regular files with a newer transid
+    bool deletions_reconciled = false;    // incremental: a directory changed, every inode listed
+    std::uint64_t files_deleted = 0;
 };
 
 struct ScanReport {
@@ -49,6 +79,8 @@ struct ScanReport {
     std::uint64_t bytes_read = 0;          // data actually read from disk
     std::uint64_t bytes_hashed = 0;        // size of the files (re)catalogued: read, kept or holes
     std::uint64_t bytes_reused = 0;        // btrfs: blocks of changed files still where they were, not read
+    std::uint64_t subvolumes_deleted = 0;  // catalogued btrfs subvolumes that are gone: forgotten
+    std::vector<VolumeScanResult> volumes;
     std::map<std::string, std::uint64_t> skipped;  // reason -> files or directories
     std::vector<std::string> errors;       // files that could not be read ("path: why"), first 100
     std::uint64_t error_count = 0;
