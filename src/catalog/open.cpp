@@ -9,6 +9,7 @@
 #include "private_files.hpp"
 #include "reflinkdedup/catalog/catalog.hpp"
 #include "reflinkdedup/catalog/errors.hpp"
+#include "reflinkdedup/catalog/open_hook.hpp"
 #include "reflinkdedup/catalog/schema.hpp"
 
 namespace rdd::catalog {
@@ -100,7 +101,9 @@ Catalog Catalog::open_writer(const std::filesystem::path& path, const OpenOption
         throw BlockSizeMismatchError(db, static_cast<std::uint32_t>(*stored), block_size);
     }
     detail::drop_pending_blocks(conn);
-    return Catalog(std::move(lock), std::move(conn), block_size);
+    Catalog cat(std::move(lock), std::move(conn), block_size);
+    detail::run_writer_open_hook(cat);  // e.g. repairs freezes left by a run that died
+    return cat;
 }
 
 Catalog Catalog::open_reader(const std::filesystem::path& path, std::int64_t cache_kib) {

@@ -1,4 +1,4 @@
-// Catalog schema, version 1, and its migrations.
+// Catalog schema, version 1, and its migrations (versions 2 and 3 below, at their steps).
 //
 // DESIGN (shaped by insert speed at 10^8 block rows; numbers below, from tests/bench)
 // * block: WITHOUT ROWID, primary key (file_id, blk). File ids only grow (AUTOINCREMENT) and a
@@ -127,9 +127,44 @@ void create_v2(const Connection& conn) {
     )sql");
 }
 
+// Version 3: what the locker must remember across runs (both tiny, written a row at a time).
+// * freeze_journal: the write-ahead journal of --lock=immutable. A row is committed, and the
+//   WAL fsynced, before FS_IMMUTABLE_FL is set on its file, and deleted only once the file's
+//   original flags are back on disk, so a row still here when the writer lock is free names a
+//   file a dead run may have left frozen. Keyed like lock::FreezeEntry (filesystem, subvolume,
+//   inode, generation); the path is only how to find the file again. Never cleared by reset.
+// * busy_file: the retry list. Files dedup-vol skipped because someone wrote them (a refused
+//   or broken lease, a writer found in /proc), with why and who; tried first by the next run,
+//   dropped once done. Rows whose file row is gone are dropped on use (no trigger on file:
+//   it would take the truncate path away from clear_data's DELETE).
+void create_v3(const Connection& conn) {
+    conn.exec(R"sql(
+        CREATE TABLE freeze_journal(
+            fs TEXT NOT NULL,
+            subvol INTEGER NOT NULL,
+            ino INTEGER NOT NULL,
+            gen INTEGER NOT NULL,
+            flags INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            since INTEGER NOT NULL,
+            PRIMARY KEY(fs, subvol, ino, gen)) WITHOUT ROWID;
+
+        CREATE TABLE busy_file(
+            file_id INTEGER PRIMARY KEY,
+            reason TEXT NOT NULL,
+            pid INTEGER,
+            comm TEXT,
+            first_seen INTEGER NOT NULL,
+            last_seen INTEGER NOT NULL,
+            times INTEGER NOT NULL);
+    )sql");
+}
+
 constexpr MigrationStep kSteps[] = {
     {1, "initial schema", &create_v1},
     {2, "extent runs by physical address", &create_v2},
+    {3, "freeze journal and retry list of the locker", &create_v3},
 };
 
 static_assert(kApplicationId == 1380205635, "create_v1 spells the application id out");
@@ -184,9 +219,14 @@ void require_version(const Connection& conn, std::span<const MigrationStep> step
 void clear_data(const Connection& conn) {
     // DELETE without WHERE takes SQLite's truncate path: pages are freed without visiting rows.
     conn.exec("DELETE FROM block; DELETE FROM zero_run; DELETE FROM file; DELETE FROM volume;");
-    if (conn.query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'extent'") != 0) {
-        conn.exec("DELETE FROM extent;");
-    }
+    const auto has_table = [&](const char* name) {
+        Statement st(conn, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1");
+        st.bind(1, std::string_view(name));
+        return st.step() && st.column_int(0) != 0;
+    };
+    if (has_table("extent")) conn.exec("DELETE FROM extent;");
+    // The retry list names files; the freeze journal names flags on disk and stays.
+    if (has_table("busy_file")) conn.exec("DELETE FROM busy_file;");
 }
 
 }  // namespace rdd::catalog

@@ -112,7 +112,7 @@ TEST(CatalogMigration, AVersionOneCatalogGainsTheExtentTable) {
     OpenOptions o;
     o.block_size = 65536;
     const Catalog cat = Catalog::open_writer(path, o);
-    EXPECT_EQ(schema_version(cat.connection()), 2);
+    EXPECT_EQ(schema_version(cat.connection()), current_schema_version());
     EXPECT_TRUE(has_table(cat.connection(), "extent"));
     EXPECT_EQ(cat.volumes().size(), 1U);
 }

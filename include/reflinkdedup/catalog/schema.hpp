@@ -33,7 +33,8 @@ int migrate(const Connection& conn, std::span<const MigrationStep> steps);
 // For read-only use: throws unless the catalog is exactly at the steps' last version.
 void require_version(const Connection& conn, std::span<const MigrationStep> steps);
 
-// Deletes every file, block, zero run and volume row (the data tables of any version).
+// Deletes every file, block, zero run, volume and retry-list row (the data tables of any
+// version); the freeze journal stays (it describes flags on disk, not catalog data).
 void clear_data(const Connection& conn);
 
 }  // namespace rdd::catalog
