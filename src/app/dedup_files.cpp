@@ -1,7 +1,9 @@
 #include "reflinkdedup/app/dedup_files.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <span>
@@ -43,6 +45,21 @@ std::uint64_t window_for(std::uint64_t wanted, std::size_t destinations, std::ui
     std::uint64_t w = std::min(wanted, std::max(kMinWindow, kReadSetBytes / std::max<std::size_t>(destinations, 1)));
     w -= w % block;
     return std::max(w, block);
+}
+
+// The file journal: always for --lock=immutable (a live holder is an error: SysError
+// EWOULDBLOCK); for the other methods only when a journal file exists and no live run holds it, to
+// repair what a dead one left (creating nothing under --state-dir otherwise).
+std::unique_ptr<lock::FileFreezeJournal> open_freeze_journal(const std::string& state_dir, lock::LockMethod method) {
+    if (method == lock::LockMethod::Immutable) return std::make_unique<lock::FileFreezeJournal>(state_dir);
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::path(state_dir) / "freeze-journal", ec)) return nullptr;
+    try {
+        return std::make_unique<lock::FileFreezeJournal>(state_dir);
+    } catch (const SysError& e) {
+        if (e.err() == EWOULDBLOCK) return nullptr;  // a live immutable run: its entries are not dead
+        throw;
+    }
 }
 
 class DedupFilesRun {
@@ -242,15 +259,17 @@ DedupFilesReport dedup_files(const DedupFilesOptions& options) {
     // A dry run changes nothing, not even a flag: it does not lock.
     const lock::LockMethod method = options.dry_run ? lock::LockMethod::None : options.lock_method;
     report.lock_method = std::string(lock::to_string(method));
-    // The immutable method journals each file's flags before freezing it; a run that died
-    // left its entries behind, and they are put back before anything else.
-    std::unique_ptr<lock::FileFreezeJournal> journal;
-    if (method == lock::LockMethod::Immutable) {
-        journal = std::make_unique<lock::FileFreezeJournal>(options.state_dir);
+    // The immutable method journals each file's flags before freezing it (dedup-files has no
+    // catalog: in a file under --state-dir); a run that died left its entries behind, and they
+    // are put back before anything else, whatever --lock this run uses.
+    std::unique_ptr<lock::FileFreezeJournal> journal =
+        options.dry_run ? nullptr : open_freeze_journal(options.state_dir, method);
+    if (journal) {
         for (const lock::RecoverItem& r : lock::recover(*journal)) {
             if (r.outcome == lock::RecoverOutcome::Restored) ++report.freezes_recovered;
         }
     }
+    if (method != lock::LockMethod::Immutable) journal.reset();  // let a concurrent immutable run have it
     const auto job_lock = lock::make_job_lock(method, journal.get());
 
     const int fs_fd = set.source.fd.get();

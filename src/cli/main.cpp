@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "freeze_repair.hpp"
 #include "output.hpp"
 #include "reflinkdedup/app/exit_codes.hpp"
 #include "reflinkdedup/app/input_error.hpp"
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
     // no thread can be killed by one or swallow it.
     const rdd::lock::LeaseSignalBlock lease_signals;
     // Every command that opens a catalog for writing first repairs freezes of dead runs.
+    const rdd::catalog::ScopedWriterOpenHook freeze_repair(rdd::cli::freeze_repair_hook());
     try {
         return dispatch({argv + 1, argv + argc});
     } catch (const rdd::cli::UsageError& e) {

@@ -124,9 +124,11 @@ TEST_P(DedupVol, KilledImmutableRunsAreRepairedByRecover) {
     refresh_copies();
     const KillStats k = kill_and_recover(
         {RDD_BINARY, "dedup-vol", "--lock=immutable", "--state-dir", state, "--db", db(), fs().mount_point().string()},
-        files, state, 20, [&](int round) {
+        files, state, 20,
+        [&](int round) {
             if (round % 4 == 0) refresh_copies();
-        });
+        },
+        {"--db", db()});  // dedup-vol journals in its catalog
     const int killed = k.killed, repaired = k.repaired;
     EXPECT_GE(killed, 10);
     EXPECT_GE(repaired, 3);

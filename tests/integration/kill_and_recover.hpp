@@ -34,10 +34,12 @@ inline bool any_frozen(const std::vector<std::filesystem::path>& files) {
     return false;
 }
 
-// `before_round(round)` may refresh the files (so each round has work to do).
+// `before_round(round)` may refresh the files (so each round has work to do). `recover_extra`
+// goes on recover's command line (e.g. --db CATALOG, where dedup-vol journals).
 inline KillStats kill_and_recover(std::vector<std::string> argv, const std::vector<std::filesystem::path>& files,
                                   const std::string& state_dir, int rounds,
-                                  const std::function<void(int)>& before_round) {
+                                  const std::function<void(int)>& before_round,
+                                  const std::vector<std::string>& recover_extra = {}) {
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
@@ -68,7 +70,9 @@ inline KillStats kill_and_recover(std::vector<std::string> argv, const std::vect
             ::waitpid(pid, &status, 0);
             if (WIFSIGNALED(status)) ++stats.killed;
         }
-        const ProcessResult rec = run_process({RDD_BINARY, "recover", "--state-dir", state_dir});
+        std::vector<std::string> recover{RDD_BINARY, "recover", "--state-dir", state_dir};
+        recover.insert(recover.end(), recover_extra.begin(), recover_extra.end());
+        const ProcessResult rec = run_process(recover);
         EXPECT_EQ(rec.exit_code, 0) << rec.out << rec.err;
         if (rec.out.find("restored") != std::string::npos) ++stats.repaired;
         for (const auto& f : files) {
