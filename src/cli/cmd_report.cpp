@@ -1,5 +1,6 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -26,7 +27,8 @@ constexpr const char* kHelp = R"(Usage: reflinkdedup report [--db PATH] [--json]
 What a filesystem's catalog knows, per volume and in total, as of each volume's last scan:
   files       files catalogued, and their bytes
   hashed      files whose blocks are digested; busy: files that were being written when
-              scanned (retried by the next run); failed: files that could not be read;
+              scanned or when dedup-vol came to them (retried first by the next run; listed
+              below the table with who wrote them); failed: files that could not be read;
               nocow: btrfs NOCOW files, which cannot share with others
   duplicate   bytes stored more than once: for each block content the catalog has seen at
               two or more disk places, every copy beyond the first. This is what dedup-vol
@@ -67,6 +69,23 @@ nlohmann::json summary_json(const report::VolumeSummary& s) {
             {"shared_bytes", s.duplicates.shared_bytes}};
 }
 
+// A busy file's path: the catalog keeps it relative to its volume's root.
+std::string busy_path(const report::CatalogReport& r, const catalog::BusyFile& b) {
+    if (b.path.starts_with("/")) return b.path;
+    for (const report::VolumeReport& v : r.volumes) {
+        if (v.volume.id == b.volume && !v.volume.path.empty()) return v.volume.path + "/" + b.path;
+    }
+    return b.path;
+}
+
+std::string local_time(std::int64_t unix_seconds) {
+    const auto t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    char buf[32];
+    if (::localtime_r(&t, &tm) == nullptr || std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm) == 0) return "?";
+    return buf;
+}
+
 nlohmann::json to_json(const report::CatalogReport& r) {
     nlohmann::json j{{"command", "report"}, {"catalog", r.catalog_path}, {"block_size", r.block_size}};
     j["volumes"] = nlohmann::json::array();
@@ -81,6 +100,13 @@ nlohmann::json to_json(const report::CatalogReport& r) {
     j["total"] = summary_json(r.total);
     j["total"]["duplicate_groups"] = r.duplicate_groups;
     j["freed_bytes"] = r.freed_bytes ? nlohmann::json(*r.freed_bytes) : nlohmann::json(nullptr);
+    j["busy_count"] = r.busy_listed_total;
+    j["busy"] = nlohmann::json::array();
+    for (const catalog::BusyFile& b : r.busy) {
+        j["busy"].push_back({{"path", busy_path(r, b)}, {"volume", b.volume}, {"reason", b.reason}, {"pid", b.pid},
+                             {"comm", b.comm}, {"first_seen", b.first_seen}, {"last_seen", b.last_seen},
+                             {"times", b.times}});
+    }
     return j;
 }
 
@@ -105,6 +131,18 @@ void print_text(const report::CatalogReport& r) {
     print_row("", "total", r.total, "");
     std::printf("%llu block contents stored at more than one place\n",
                 static_cast<unsigned long long>(r.duplicate_groups));
+    if (r.busy_listed_total > 0) {
+        std::printf("%llu files left alone while being written (the next dedup-vol tries them first):\n",
+                    static_cast<unsigned long long>(r.busy_listed_total));
+        for (const catalog::BusyFile& b : r.busy) {
+            std::printf("  %s: %s (%lld times since %s, last %s)\n", busy_path(r, b).c_str(), b.reason.c_str(),
+                        static_cast<long long>(b.times), local_time(b.first_seen).c_str(),
+                        local_time(b.last_seen).c_str());
+        }
+        if (r.busy_listed_total > r.busy.size()) {
+            std::printf("  ... and %llu more\n", static_cast<unsigned long long>(r.busy_listed_total - r.busy.size()));
+        }
+    }
     if (r.freed_bytes) {
         std::printf("freed so far: %s\n", iec_bytes(*r.freed_bytes).c_str());
     } else {

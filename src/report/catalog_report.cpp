@@ -75,6 +75,16 @@ CatalogReport build_report(const catalog::Catalog& cat, const catalog::Duplicate
         query);
     for (const auto& [volume, t] : tallies) by_volume[volume].duplicates = t;
 
+    // The retry list: files not already counted busy by the scan add to their volume's count.
+    std::vector<catalog::BusyFile> busy = catalog::busy_files(cat);
+    r.busy_listed_total = busy.size();
+    for (const catalog::BusyFile& b : busy) {
+        const auto row = cat.file(b.file);
+        if (row && row->state != catalog::FileState::busy_retry) ++by_volume[b.volume].counts.busy;
+    }
+    if (busy.size() > kMaxBusyListed) busy.resize(kMaxBusyListed);
+    r.busy = std::move(busy);
+
     std::map<catalog::VolumeId, catalog::Volume> listed;
     for (catalog::Volume& v : cat.volumes()) listed.emplace(v.id, std::move(v));
     for (auto& [id, summary] : by_volume) {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "reflinkdedup/catalog/busy_files.hpp"
 #include "reflinkdedup/catalog/catalog.hpp"
 #include "reflinkdedup/catalog/write_batch.hpp"
 #include "reflinkdedup/report/catalog_report.hpp"
@@ -54,7 +55,7 @@ TEST_F(CatalogReportTest, CountsPerVolumeAndTotal) {
         const std::vector<Block> a{block(0, 1, 1000), block(1, 2, 1001), block(2, 3, 1002)};
         (void)batch.put_file(file(10, v1, 3 * kBlock), a);
         const std::vector<Block> a2{block(0, 1, 1000), block(1, 2, 1001), block(2, 3, 2002)};
-        (void)batch.put_file(file(11, v1, 3 * kBlock), a2);
+        const FileId a2_id = batch.put_file(file(11, v1, 3 * kBlock), a2);
         const std::vector<Block> b{block(0, 1, 3000), block(1, 2, 3001), block(2, 9, 3002)};
         (void)batch.put_file(file(20, v2, 2 * kBlock + 100), b);
         const std::vector<Block> t{block(0, 9, 4000)};
@@ -64,9 +65,14 @@ TEST_F(CatalogReportTest, CountsPerVolumeAndTotal) {
         (void)batch.put_file(file(22, v2, 2 * kBlock), z);
         const std::vector<Block> zt{block(0, 42, 5000), Block{1, {}, 0, true}};
         (void)batch.put_file(file(23, v2, kBlock + 50), zt);
-        (void)batch.put_file(file(24, v2, 777, FileState::busy_retry), {});
+        const FileId busy_id = batch.put_file(file(24, v2, 777, FileState::busy_retry), {});
         (void)batch.put_file(file(25, v2, 1, FileState::failed), {});
         batch.commit();
+        // dedup-vol found a2 and the already busy file in write use: the retry list.
+        const std::vector<BusyRecord> skipped{{a2_id, "in write use: pid 42 (vim)", 42, "vim"},
+                                              {busy_id, "in write use: pid 43 (cat)", 43, "cat"}};
+        record_busy(cat, std::span(skipped).first(1), 1000);
+        record_busy(cat, std::span(skipped).subspan(1), 2000);
     }
     const Catalog cat = Catalog::open_reader(db());
     const CatalogReport r = build_report(cat);
@@ -80,10 +86,11 @@ TEST_F(CatalogReportTest, CountsPerVolumeAndTotal) {
     // Groups in catalog order: A,B: a (first copy), a2 shares; C: a, a2 a second copy.
     EXPECT_EQ(a.summary.duplicates.shared_bytes, 2u * kBlock);
     EXPECT_EQ(a.summary.duplicates.duplicate_bytes, 1u * kBlock);
+    EXPECT_EQ(a.summary.counts.busy, 1u);  // on the retry list
 
     const VolumeReport& b = r.volumes[1];
     EXPECT_EQ(b.summary.counts.files, 6u);
-    EXPECT_EQ(b.summary.counts.busy, 1u);
+    EXPECT_EQ(b.summary.counts.busy, 1u);  // busy when scanned and on the list: once
     EXPECT_EQ(b.summary.counts.failed, 1u);
     EXPECT_EQ(b.summary.counts.hashed, 4u);
     // A and B copied (2 blocks), the 100-byte tail once beyond its first copy.
@@ -99,7 +106,13 @@ TEST_F(CatalogReportTest, CountsPerVolumeAndTotal) {
     EXPECT_EQ(r.total.duplicates.duplicate_bytes, 3u * kBlock + 100);
     EXPECT_EQ(r.total.duplicates.shared_bytes, 2u * kBlock);
     EXPECT_EQ(r.duplicate_groups, 4u);  // A, B, C, the tail
-    EXPECT_FALSE(r.freed_bytes);        // schema v2 records no freed bytes
+    EXPECT_FALSE(r.freed_bytes);        // the catalog records no freed bytes
+    EXPECT_EQ(r.total.counts.busy, 2u);
+    ASSERT_EQ(r.busy_listed_total, 2u);
+    ASSERT_EQ(r.busy.size(), 2u);
+    EXPECT_EQ(r.busy[0].comm, "cat");  // most recent first
+    EXPECT_EQ(r.busy[1].path, "f11");
+    EXPECT_EQ(r.busy[1].pid, 42);
 }
 
 TEST_F(CatalogReportTest, EmptyCatalog) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "reflinkdedup/catalog/busy_files.hpp"
 #include "reflinkdedup/catalog/catalog.hpp"
 #include "reflinkdedup/catalog/report_queries.hpp"
 #include "reflinkdedup/report/duplicate_tally.hpp"
@@ -13,6 +14,8 @@
 namespace rdd::report {
 
 struct VolumeSummary {
+    // counts.busy: files in write use when last seen, by the scan (state busy_retry) or by a
+    // dedup-vol run that had to leave them (the retry list), each file once.
     catalog::VolumeFileCounts counts;
     DuplicateTally duplicates;
 };
@@ -22,12 +25,18 @@ struct VolumeReport {
     VolumeSummary summary;
 };
 
+inline constexpr std::size_t kMaxBusyListed = 100;
+
 struct CatalogReport {
     std::string catalog_path;
     std::uint32_t block_size = 0;
     std::vector<VolumeReport> volumes;
     VolumeSummary total;
     std::uint64_t duplicate_groups = 0;  // digests stored at two or more places
+    // The retry list (files dedup-vol left alone because someone was writing them), most
+    // recently skipped first, at most kMaxBusyListed; busy_listed_total counts them all.
+    std::vector<catalog::BusyFile> busy;
+    std::uint64_t busy_listed_total = 0;
     // Space given back by earlier runs, when the catalog records it (schema v2 does not).
     std::optional<std::int64_t> freed_bytes;
 };
