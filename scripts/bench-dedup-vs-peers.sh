@@ -8,13 +8,17 @@
 # Per tool: wall time, CPU (user+sys), peak RSS (GNU time), bytes freed (statfs used before
 # and after, after sync and once background freeing has stopped), the duplicates it left
 # (exact-max-reclaim run again), and a sha256+metadata manifest before/after (any difference
-# is reported loudly and makes the script exit 1).
+# is reported loudly and makes the script exit 1). For reflinkdedup also: what a --dry-run
+# predicted (own catalog, before the measured run) and whether a second run with nothing
+# changed makes no dedupe call and reads no data. "What is left" is broken down by file
+# category and reason (exact-max-reclaim --analyze) to show which kinds of duplicates a tool misses.
 #
 # usage: scripts/bench-dedup-vs-peers.sh [options]
 #   --fs "btrfs xfs"         filesystems to test
-#   --tools "reflinkdedup duperemove jdupes"
+#   --tools "reflinkdedup duperemove jdupes"   (also: duperemove-partial = --dedupe-options=partial)
 #   --seed N --scale F --days N   dataset (see gen-backup-dataset.sh; defaults 1, 1, 6)
-#   --rdd-opt OPT            extra dedup-vol option, repeatable (e.g. --rdd-opt=--block-size=4K)
+#   --rdd-opt OPT            extra dedup-vol option, repeatable (e.g. --rdd-opt=--block-size=4K;
+#                            give --block-size in this one-word form so the analysis uses it)
 #   --timeout SECONDS        per tool run (default 3600)
 #   --keep                   keep the work dir (logs, manifests, JSON); images are always removed
 # env: RDD_BINARY (default build-bench/, then build/), TMPDIR (where images go: ~2x 5 GiB sparse).
@@ -140,6 +144,8 @@ run_tool() {  # tool mnt kind -> runs it under GNU time; sets rc
     case $tool in
         reflinkdedup) cmd=("$rdd" dedup-vol --db "$work/rdd-$kind.sqlite" --json "${rdd_opts[@]}" "$mnt") ;;
         duperemove) cmd=(duperemove -dr --hashfile="$work/duperemove-$kind.hash" "$mnt") ;;
+        # Not in the default set: duperemove also comparing parts of extents (slower, frees more).
+        duperemove-partial) cmd=(duperemove -dr --dedupe-options=partial --hashfile="$work/dp-$kind.hash" "$mnt") ;;
         jdupes) cmd=(jdupes -r -B "$mnt") ;;
         *) echo "unknown tool $tool" >&2; exit 2 ;;
     esac
@@ -171,8 +177,14 @@ mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 == 0) print "-"; else printf "%.1f%%", 100 * a / b}'; }
 
+rdd_block=65536  # dedup-vol's default; --rdd-opt=--block-size=N[K|M] changes it
+for o in "${rdd_opts[@]}"; do
+    if [[ $o == --block-size=* ]]; then
+        rdd_block=$(numfmt --from=iec "${o#--block-size=}")
+    fi
+done
 [[ -n ${rdd:-} ]] && echo "== reflinkdedup binary: $rdd ($(date -r "$rdd" '+%F %T'))"
-results=$work/results.tsv   # fs tool wall cpu rss freed max left bookend data_freed content rc
+results=$work/results.tsv   # fs tool wall cpu rss freed max left bookend data_freed content rc zero_dup
 : >"$results"
 failed=0
 t_start=$(date +%s)
@@ -192,6 +204,9 @@ for kind in $FS; do
         --manifest "$work/$kind.pre.manifest" "$mnt/data" >"$work/$kind.pre.json"
     show_survey "$work/$kind.pre.json" "the maximum"
     max=$(json_get "$work/$kind.pre.json" max_reclaimable_bytes)
+    # The part of the maximum that is written zero blocks (only hole punching or sharing zeros gets it).
+    zero_dup=$(python3 -c 'import json,sys; print(sum(t.get("zero", 0) for t in json.load(open(sys.argv[1]))["analysis"].values()))' \
+        "$work/$kind.pre.json")
     release
 
     for tool in $TOOLS; do
@@ -203,6 +218,11 @@ for kind in $FS; do
         data_before=0
         [[ $kind == btrfs ]] && data_before=$(btrfs_data_used "$mnt")
         echo "== $kind: $tool"
+        if [[ $tool == reflinkdedup ]]; then
+            # The plan's prediction, from a catalog of its own so the measured run starts cold.
+            "$rdd" dedup-vol --dry-run --db "$work/rdd-$kind-dry.sqlite" --json "${rdd_opts[@]}" "$mnt" \
+                >"$work/$kind-dry.json" 2>/dev/null || true
+        fi
         cold
         run_tool "$tool" "$mnt" "$kind"
         after=$(settle "$kind" "$mnt")
@@ -211,11 +231,13 @@ for kind in $FS; do
         # GNU time puts "Command exited with non-zero status N" before the format line.
         read -r wall usr sys rss_kib < <(tail -1 "$work/$kind-$tool.time")
         if ((rc != 0)); then
-            echo "   exit status $rc; last lines of its output:"
-            tail -n 5 "$work/$kind-$tool.err" "$work/$kind-$tool.out" | sed 's/^/   | /'
+            echo "   exit status $rc"
+            tail -n 5 "$work/$kind-$tool.err" | sed 's/^/   | /'
         fi
+        # Explain what is left against the tool's own block size.
         window=65536
-        [[ $tool == duperemove ]] && window=131072  # its default block size
+        [[ $tool == duperemove* ]] && window=131072
+        [[ $tool == reflinkdedup ]] && window=$rdd_block
         "$here/scripts/exact-max-reclaim" --json --analyze --window "$window" \
             --manifest "$work/$kind-$tool.post.manifest" "$mnt/data" >"$work/$kind-$tool.post.json"
         left=$(json_get "$work/$kind-$tool.post.json" max_reclaimable_bytes)
@@ -232,19 +254,45 @@ for kind in $FS; do
         fi
         if [[ $tool == reflinkdedup ]]; then
             python3 -c '
-import json, sys
+import collections, json, sys
 try:
     d = json.loads(open(sys.argv[1]).read())
     print("   reflinkdedup says:", {k: v for k, v in d.items() if not isinstance(v, (list, dict))})
+    why = collections.Counter(s["reason"] for s in d.get("skipped", []))
+    if why:
+        print("   skipped (listed ones):", dict(why))
 except ValueError:
     print("   (no JSON from reflinkdedup)")' "$work/$kind-$tool.out"
+        fi
+        if [[ $tool == reflinkdedup ]]; then
+            # Convergence: nothing changed, so a second run should make no dedupe call, read nothing.
+            "$rdd" dedup-vol --db "$work/rdd-$kind.sqlite" --json "${rdd_opts[@]}" "$mnt" \
+                >"$work/$kind-second.json" 2>/dev/null || true
+            python3 - "$work/$kind-dry.json" "$work/$kind-second.json" $((before - after)) <<'EOF'
+import json, sys
+def load(p):
+    try:
+        return json.load(open(p))
+    except ValueError:
+        return {}
+dry, second, freed = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
+keys = [k for k, v in dry.items() if isinstance(v, int) and "free" in k and any(w in k for w in ("expect", "predict", "plan"))]
+if keys:
+    p = dry[keys[0]]
+    print(f"   dry run predicted {keys[0]}={p / 2**20:.1f} MiB; real statfs freed {freed / 2**20:.1f} MiB "
+          f"({(p - freed) / freed * 100 if freed else 0:+.1f}%)")
+else:
+    print(f"   dry run: no predicted-freed field; bytes_dedupable={dry.get('bytes_dedupable', 0) / 2**20:.1f} MiB")
+print(f"   second run: dedupe_calls={second.get('dedupe_calls')}, bytes read={second.get('scan', {}).get('bytes_read')}, "
+      f"bytes_freed={second.get('bytes_freed')}")
+EOF
         fi
         printf '   freed %s MiB of max %s MiB (%s); left %s MiB of duplicates; %s s wall\n' \
             "$(mib $((before - after)))" "$(mib "$max")" "$(pct $((before - after)) "$max")" "$(mib "$left")" "$wall"
         show_survey "$work/$kind-$tool.post.json" "what is left"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$tool" "$wall" \
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$tool" "$wall" \
             "$(awk -v u="$usr" -v s="$sys" 'BEGIN {printf "%.2f", u + s}')" "$rss_kib" \
-            $((before - after)) "$max" "$left" "$bookend" "$data_freed" "$content" "$rc" >>"$results"
+            $((before - after)) "$max" "$left" "$bookend" "$data_freed" "$content" "$rc" "$zero_dup" >>"$results"
         release
         rm -f "$img"
     done
@@ -258,20 +306,22 @@ function mib(b) { return sprintf("%.1f", b / 1048576) }
 function r(a, b) { return (b + 0 == 0) ? "-" : sprintf("%.2f", a / b) }
 { n++; for (i = 1; i <= NF; i++) v[n, i] = $i; if ($2 == "reflinkdedup") { rw[$1] = $3; rc[$1] = $4; rr[$1] = $5; rf[$1] = $6 } }
 END {
-    printf "%-6s %-13s %8s %8s %8s %10s %8s %10s %7s %7s %7s %7s %9s %9s %8s\n", "fs", "tool", "wall s", "CPU s", "RSS MiB",
-        "freed MiB", "% of max", "max MiB", "freed/", "wall/", "CPU/", "RSS/", "left MiB", "bookend", "content"
+    printf "%-6s %-18s %8s %8s %8s %10s %8s %10s %9s %7s %7s %7s %7s %9s %9s %8s\n", "fs", "tool", "wall s", "CPU s", "RSS MiB",
+        "freed MiB", "% of max", "max MiB", "% nonzero", "freed/", "wall/", "CPU/", "RSS/", "left MiB", "bookend", "content"
     for (k = 1; k <= n; k++) {
         fs = v[k, 1]
-        printf "%-6s %-13s %8.1f %8.1f %8.1f %10s %7.1f%% %10s %7s %7s %7s %7s %9s %9s %8s%s\n", fs, v[k, 2], v[k, 3], v[k, 4],
-            v[k, 5] / 1024, mib(v[k, 6]), 100 * v[k, 6] / v[k, 7], mib(v[k, 7]), r(v[k, 6], rf[fs]), r(v[k, 3], rw[fs]),
+        printf "%-6s %-18s %8.1f %8.1f %8.1f %10s %7.1f%% %10s %8.1f%% %7s %7s %7s %7s %9s %9s %8s%s\n", fs, v[k, 2], v[k, 3], v[k, 4],
+            v[k, 5] / 1024, mib(v[k, 6]), 100 * v[k, 6] / v[k, 7], mib(v[k, 7]), 100 * v[k, 6] / (v[k, 7] - v[k, 13]),
+            r(v[k, 6], rf[fs]), r(v[k, 3], rw[fs]),
             r(v[k, 4], rc[fs]), r(v[k, 5], rr[fs]), mib(v[k, 8]), (v[k, 9] == "-") ? "-" : mib(v[k, 9]), v[k, 11],
             (v[k, 12] != 0) ? "  (exit " v[k, 12] ")" : ""
     }
-    print "freed = statfs used before - after; left = duplicates still unshared (exact-max-reclaim after the run);"
+    print "freed = statfs used before - after; % nonzero = freed / (max - its written zero blocks);"
+    print "left = duplicates still unshared (exact-max-reclaim after the run);"
     print "bookend = btrfs data extents still allocated but referenced by no file (data used - referenced)."
     print "(exit N) = the tool'"'"'s exit status; reflinkdedup exits 1 when it skipped files (e.g. btrfs inline files)."
 }' "$results"
-awk -F'\t' '$1 == "btrfs" {printf "btrfs %-13s data freed (btrfs filesystem df) %.1f MiB\n", $2, $10 / 1048576}' "$results"
+awk -F'\t' '$1 == "btrfs" {printf "btrfs %-18s data freed (btrfs filesystem df) %.1f MiB\n", $2, $10 / 1048576}' "$results"
 echo "total time $(($(date +%s) - t_start)) s"
 if ((failed)); then
     echo "!!!!!! CONTENT OR METADATA CHANGED: see the diffs above" >&2
