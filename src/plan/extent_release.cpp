@@ -77,11 +77,32 @@ std::vector<std::uint64_t> touched_extents(std::span<const ExtentRef> refs, std:
     return out;
 }
 
+std::vector<std::uint64_t> partly_used_extents(std::span<const ExtentRef> refs) {
+    std::map<std::uint64_t, std::pair<std::uint64_t, std::vector<ByteRange>>> used;  // extent -> (size, ranges)
+    for (const ExtentRef& ref : refs) {
+        if (ref.extent == 0) continue;
+        auto& [size, ranges] = used[ref.extent];
+        size = ref.ram_bytes;
+        ranges.push_back({ref.extent_offset, ref.length});
+    }
+    std::vector<std::uint64_t> out;
+    for (auto& [extent, use] : used) {
+        std::uint64_t covered = 0;
+        for (const ByteRange& r : normalized(std::move(use.second))) {
+            covered += std::min(r.end(), use.first) - std::min(r.offset, use.first);
+        }
+        if (covered < use.first) out.push_back(extent);
+    }
+    return out;
+}
+
 std::vector<ExtentRelease> plan_extent_release(std::span<const ExtentRef> refs, std::span<const ByteRange> remapped,
                                                std::span<const ByteRange> zeros, const OwnersLookup& owners,
                                                const ReleasePolicy& policy) {
     std::map<std::uint64_t, ExtentUse> uses;
-    for (const std::uint64_t e : touched_extents(refs, remapped)) uses[e];
+    const std::vector<std::uint64_t> touched = touched_extents(refs, remapped);
+    for (const std::uint64_t e : touched) uses[e];
+    for (const std::uint64_t e : partly_used_extents(refs)) uses[e];
     for (const ExtentRef& ref : refs) {
         const auto it = uses.find(ref.extent);
         if (it == uses.end()) continue;
@@ -111,7 +132,7 @@ std::vector<ExtentRelease> plan_extent_release(std::span<const ExtentRef> refs, 
                 gain = use.disk_bytes - r.write_bytes;
             }
             if (r.fate != ExtentFate::FreedByMove) {
-                out.push_back(std::move(r));
+                if (std::binary_search(touched.begin(), touched.end(), extent)) out.push_back(std::move(r));
                 continue;
             }
         }
@@ -127,6 +148,8 @@ std::vector<ExtentRelease> plan_extent_release(std::span<const ExtentRef> refs, 
             r.held_bytes = gain;
             break;
         }
+        // A partly used extent nothing remaps: reported only when moving gives it back.
+        if (r.fate != ExtentFate::FreedByMove && !std::binary_search(touched.begin(), touched.end(), extent)) continue;
         out.push_back(std::move(r));
     }
     return out;

@@ -204,6 +204,34 @@ TEST(ExtentRelease, AnExtentReferencedPartlyFreesItsWholeSize) {
     EXPECT_EQ(r[0].freed_bytes, 128 * kB);
 }
 
+TEST(ExtentRelease, ExtentsUsedOnlyInPartAreGivenBackByMovingTheUsedPart) {
+    // An earlier run shared the 40 MiB prefix but found no room to move the 20 MiB tail: the
+    // file still holds 20 MiB at offset 40 MiB of its old 60 MiB extent.
+    ExtentRef tail = ref(40 * kMiB, 20 * kMiB, 777 * kMiB, 60 * kMiB);
+    tail.extent_offset = 40 * kMiB;
+    const std::vector<ExtentRef> refs{ref(0, 40 * kMiB, 111 * kMiB, 40 * kMiB), tail};
+    EXPECT_EQ(partly_used_extents(refs), (std::vector<std::uint64_t>{777 * kMiB}));
+    auto r = plan(refs, {});
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].extent, 777 * kMiB);
+    EXPECT_EQ(r[0].fate, F::FreedByMove);
+    EXPECT_EQ(r[0].remainder, (std::vector<ByteRange>{{40 * kMiB, 20 * kMiB}}));
+    EXPECT_EQ(r[0].freed_bytes, 40 * kMiB);
+    // Not worth it, or used by others: nothing to report (nothing is remapped there).
+    tail.extent_offset = 10 * kMiB;
+    tail.length = 45 * kMiB;
+    EXPECT_TRUE(plan({tail}, {}).empty());
+    const OwnersLookup shared = [](std::uint64_t) { return ExtentOwners::OtherFiles; };
+    EXPECT_TRUE(plan({refs[0], ref(40 * kMiB, 20 * kMiB, 777 * kMiB, 60 * kMiB)}, {}, {}, shared).empty());
+    // Two references to the same part cover it once.
+    ExtentRef twice = ref(0, 32 * kB, 5, 64 * kB);
+    ExtentRef again = twice;
+    again.file_offset = 32 * kB;
+    EXPECT_EQ(partly_used_extents(std::vector<ExtentRef>{twice, again}), (std::vector<std::uint64_t>{5}));
+    again.extent_offset = 32 * kB;
+    EXPECT_TRUE(partly_used_extents(std::vector<ExtentRef>{twice, again}).empty());
+}
+
 // Random files against a block-by-block model of the same rules.
 TEST(ExtentRelease, RandomLayoutsMatchABlockModel) {
     std::mt19937_64 rng(5);
@@ -230,14 +258,26 @@ TEST(ExtentRelease, RandomLayoutsMatchABlockModel) {
         const auto got = plan(refs, ranges, {}, owner_of);
         // Model: per extent, blocks referencing it, and how many of those are not remapped.
         std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> model;  // extent -> (remapped, kept)
+        std::map<std::uint64_t, std::uint64_t> used;  // extent -> bytes used (every ref starts at 0)
         for (const auto& r : refs) {
             for (std::uint64_t b = r.file_offset / kB; b < (r.file_offset + r.length) / kB; ++b) {
                 (remapped[b] ? model[r.extent].first : model[r.extent].second) += 1;
             }
+            used[r.extent] = std::max(used[r.extent], r.length);
         }
         std::size_t i = 0;
         for (const auto& [extent, counts] : model) {
-            if (counts.first == 0) continue;
+            if (counts.first == 0) {
+                // Untouched: listed only when its unused part is worth moving the rest for.
+                const std::uint64_t disk = size_of[extent], write = counts.second * kB;
+                if (used[extent] < disk && extent != 5 && write < disk && write <= 2 * (disk - write)) {
+                    ASSERT_LT(i, got.size());
+                    EXPECT_EQ(got[i].extent, extent);
+                    EXPECT_EQ(got[i].fate, F::FreedByMove);
+                    EXPECT_EQ(got[i++].freed_bytes, disk - write);
+                }
+                continue;
+            }
             ASSERT_LT(i, got.size());
             const ExtentRelease& x = got[i++];
             ASSERT_EQ(x.extent, extent);

@@ -8,7 +8,9 @@
 // written as one extent; a file edited in place) stays allocated whole ("bookend"), until the
 // rest of it (the remainder) is copied into a new extent and remapped onto the copy too. That
 // frees the old extent at the price of writing the remainder, and only if no other file or
-// snapshot references the old extent.
+// snapshot references the old extent. The same move also gives back extents the file already
+// references only in part (an earlier move that found no room, another tool's dedupe, a partial
+// rewrite): the unreferenced part of such an extent is allocated for nothing.
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -33,6 +35,7 @@ struct ExtentRef {
     std::uint64_t disk_bytes = 0;  // allocated size of the whole extent
     std::uint64_t ram_bytes = 0;   // its uncompressed size (== disk_bytes unless compressed)
     bool movable = true;           // false for preallocated extents
+    std::uint64_t extent_offset = 0;  // where in the extent's (uncompressed) data this reference starts
 };
 
 // Who else references an extent (btrfs LOGICAL_INO).
@@ -76,14 +79,19 @@ struct ExtentRelease {
 // `a` without `b` (both normalized).
 [[nodiscard]] std::vector<ByteRange> subtract(std::span<const ByteRange> a, std::span<const ByteRange> b);
 
-// The extents (sorted, unique) of `refs` that `remapped` touches: only their owners matter.
+// The extents (sorted, unique) of `refs` that `remapped` touches.
 [[nodiscard]] std::vector<std::uint64_t> touched_extents(std::span<const ExtentRef> refs,
                                                          std::span<const ByteRange> remapped);
 
-// One decision per touched extent, in extent order. `remapped`: file ranges the plan makes
+// The extents (sorted, unique) of which `refs` use only a part: the rest is allocated for nothing
+// (unless other files use it).
+[[nodiscard]] std::vector<std::uint64_t> partly_used_extents(std::span<const ExtentRef> refs);
+
+// One decision per touched extent, and one per partly used extent that moving its references
+// would give back (fate FreedByMove), in extent order. `remapped`: file ranges the plan makes
 // share other data (normalized). `zeros`: ranges known to hold only zeros (normalized); a move
-// leaves them as holes, so they cost nothing to move. `owners` is asked once per touched extent
-// that is not simply left alone.
+// leaves them as holes, so they cost nothing to move. `owners` is asked once per extent where
+// it decides.
 [[nodiscard]] std::vector<ExtentRelease> plan_extent_release(std::span<const ExtentRef> refs,
                                                              std::span<const ByteRange> remapped,
                                                              std::span<const ByteRange> zeros,
