@@ -7,6 +7,7 @@
 #include "command_line.hpp"
 #include "format.hpp"
 #include "kernel_check.hpp"
+#include "parse_units.hpp"
 #include "reflinkdedup/app/dedup_vol.hpp"
 #include "reflinkdedup/app/exit_codes.hpp"
 #include "reflinkdedup/app/interrupt.hpp"
@@ -31,10 +32,18 @@ sources. Every file is checked against its catalog row (inode, generation, size,
 ctime) before use and locked (--lock) while it is shared; the kernel compares the bytes
 itself. Contents and metadata never change.
 
-Not yet: moving the unshared tail of a btrfs extent so that the extent is freed ("bookend"
-extents, see the README); until then a grown file's shared prefix frees space on XFS only.
+Space: XFS frees every shared block at once. btrfs frees an extent only when no block of it
+is referenced any more, so where a file's extent is only partly shared (a grown log, a file
+edited in place) the rest of it is first copied into a new extent (a nameless temporary file
+on the same filesystem, written through it so compression applies; the file is then deduped
+onto the copy, the kernel comparing the bytes), unless another file or a read-only snapshot
+also uses the old extent, or the copy would write more than --max-move-ratio bytes per byte
+it gives back. Reported: bytes shared (checked with FIEMAP), bytes freed (free space after
+sync), and on btrfs the bytes read-only snapshots keep allocated. --dry-run prints the plan
+and the space it expects to free, reading the extent layout only.
 
-Exit status: 0 done, 1 some files skipped or failed (listed), 2 usage or input error (also
+Exit status: 0 done, 1 some files skipped or failed (listed), or --max-runtime reached (the
+next run goes on), 2 usage or input error (also
 a btrfs kernel with known dedupe bugs, see --allow-buggy-kernel), 3 catalog busy,
 4 interrupted, 5 system error.
 
@@ -43,6 +52,22 @@ Examples:
   reflinkdedup dedup-vol --dry-run --json --exclude '*.tmp' /srv/backup
 
 Options)";
+
+nlohmann::json plan_json(const std::vector<PlannedJob>& plan) {
+    nlohmann::json jobs = nlohmann::json::array();
+    for (const PlannedJob& p : plan) {
+        nlohmann::json shares = nlohmann::json::array(), moves = nlohmann::json::array();
+        for (const PlannedShare& s : p.shares) {
+            shares.push_back({{"source", s.source}, {"src_offset", s.src_offset}, {"dst_offset", s.dst_offset},
+                              {"length", s.length}});
+        }
+        for (const PlannedMove& m : p.moves) moves.push_back({{"offset", m.offset}, {"length", m.length}});
+        jobs.push_back({{"path", p.path}, {"share_bytes", p.share_bytes}, {"freed_bytes", p.freed_bytes},
+                        {"held_bytes", p.held_bytes}, {"move_bytes", p.move_bytes}, {"shares", shares},
+                        {"moves", moves}});
+    }
+    return jobs;
+}
 
 nlohmann::json to_json(const DedupVolReport& r) {
     nlohmann::json j;
@@ -57,7 +82,17 @@ nlohmann::json to_json(const DedupVolReport& r) {
     j["bytes_dedupable"] = r.bytes_dedupable;
     j["bytes_shared"] = r.bytes_shared;
     j["bytes_changed"] = r.bytes_changed;
+    j["jobs"] = r.jobs;
+    j["jobs_done"] = r.jobs_done;
+    j["jobs_left"] = r.jobs_left;
+    j["extents_moved"] = r.extents_moved;
+    j["bytes_moved"] = r.bytes_moved;
+    j["bytes_read"] = r.bytes_read;
+    j["bytes_freed_expected"] = r.bytes_freed_expected;
+    j["bytes_held_by_snapshots"] = r.bytes_held_by_snapshots;
     j["bytes_freed"] = r.bytes_freed;
+    j["time_budget_reached"] = r.time_budget_reached;
+    if (!r.plan.empty()) j["plan"] = plan_json(r.plan);
     j["skipped_count"] = r.skipped_count;
     j["skipped"] = skipped_json(r.skipped);
     j["interrupted"] = r.interrupted;
@@ -70,11 +105,32 @@ void print_text(std::ostream& out, const DedupVolReport& r, bool dry_run) {
         << (r.plan_truncated ? " (plan truncated: the next run goes on)" : "") << "\n"
         << "  already shared  " << iec_bytes(r.bytes_already_shared) << "\n";
     if (dry_run) {
-        out << "  would share     " << iec_bytes(r.bytes_dedupable) << " in " << r.dedupe_calls << " dedupe calls\n";
+        for (const PlannedJob& p : r.plan) {
+            out << "  " << p.path << ": share " << iec_bytes(p.share_bytes) << " from " << p.shares.size()
+                << " ranges, frees " << iec_bytes(p.freed_bytes);
+            if (!p.moves.empty()) out << " (moves " << iec_bytes(p.move_bytes) << " to new extents)";
+            if (p.held_bytes > 0) out << ", " << iec_bytes(p.held_bytes) << " held by read-only snapshots";
+            out << "\n";
+        }
+        out << "  would share     " << iec_bytes(r.bytes_dedupable) << " in " << r.jobs << " files, "
+            << r.dedupe_calls << " dedupe calls\n"
+            << "  would move      " << iec_bytes(r.bytes_moved) << " out of " << r.extents_moved
+            << " partly shared extents\n"
+            << "  would free      " << iec_bytes(r.bytes_freed_expected) << "\n";
     } else {
         out << "  shared          " << iec_bytes(r.bytes_shared) << " in " << r.dedupe_calls
             << " dedupe calls (verified with FIEMAP)\n"
-            << "  freed           " << iec_bytes(r.bytes_freed) << " (free space after sync)\n";
+            << "  moved           " << iec_bytes(r.bytes_moved) << " out of " << r.extents_moved
+            << " partly shared extents\n"
+            << "  freed           " << iec_bytes(r.bytes_freed) << " (free space after sync; expected "
+            << iec_bytes(r.bytes_freed_expected) << ")\n";
+        if (r.time_budget_reached) {
+            out << "  --max-runtime reached: " << r.jobs_left << " of " << r.jobs << " files left for the next run\n";
+        }
+    }
+    if (r.bytes_held_by_snapshots > 0) {
+        out << "  held            " << iec_bytes(r.bytes_held_by_snapshots)
+            << " stays allocated: read-only snapshots use it\n";
     }
     for (const SkippedFile& s : r.skipped) out << "  skipped    " << s.path << ": " << s.reason << "\n";
     if (r.skipped_count > r.skipped.size()) out << "  ... and " << r.skipped_count - r.skipped.size() << " more\n";
@@ -85,7 +141,8 @@ void print_text(std::ostream& out, const DedupVolReport& r, bool dry_run) {
 int run_dedup_vol(const std::vector<std::string>& args) {
     po::options_description opts(kHelp);
     bool json = false, dry_run = false, allow_buggy_kernel = false;
-    std::string lock_name, state_dir;
+    std::string lock_name, state_dir, max_runtime;
+    double max_move_ratio = DedupVolOptions{}.max_move_ratio;
     ScanOptionValues values;
     opts.add_options()("help,h", "show this help");
     add_scan_options(opts, values);
@@ -93,6 +150,9 @@ int run_dedup_vol(const std::vector<std::string>& args) {
         ("dry-run,n", po::bool_switch(&dry_run), "scan and plan, share nothing")
         ("lock", po::value(&lock_name)->default_value("lease"), "lease, immutable or none (see dedup-files --help)")
         ("state-dir", po::value(&state_dir), "where --lock=immutable journals flags (default /var/lib/reflinkdedup)")
+        ("max-runtime", po::value(&max_runtime), "time budget (e.g. 30m, 2h): files with the largest savings go first, the run stops between files once it is spent, the next run goes on")
+        ("max-move-ratio", po::value(&max_move_ratio)->default_value(max_move_ratio),
+         "btrfs: move a partly shared extent's rest only if that writes at most this many bytes per byte freed (0: never)")
         ("json", po::bool_switch(&json), "print one JSON object instead of the summary");
     add_kernel_check_option(opts, allow_buggy_kernel);
     const auto operands = parse_command_line("dedup-vol", args, opts);
@@ -105,6 +165,13 @@ int run_dedup_vol(const std::vector<std::string>& args) {
     if (!method) throw UsageError("dedup-vol: --lock must be lease, immutable or none");
     o.lock_method = *method;
     if (!state_dir.empty()) o.state_dir = state_dir;
+    if (!max_runtime.empty()) {
+        const auto d = parse_duration(max_runtime);
+        if (!d || d->count() <= 0) throw UsageError("dedup-vol: --max-runtime wants a duration such as 90s, 30m or 2h");
+        o.max_runtime = *d;
+    }
+    if (!(max_move_ratio >= 0)) throw UsageError("dedup-vol: --max-move-ratio must be 0 or more");
+    o.max_move_ratio = max_move_ratio;
     if (!dry_run) check_kernel_for_dedupe(operands->front(), allow_buggy_kernel);
 
     const InterruptGuard guard;
@@ -121,7 +188,7 @@ int run_dedup_vol(const std::vector<std::string>& args) {
             print_text(std::cout, report, dry_run);
         }
         if (report.interrupted) return to_int(ExitCode::Interrupted);
-        const bool partial = report.skipped_count > 0 || report.scan.error_count > 0;
+        const bool partial = report.skipped_count > 0 || report.scan.error_count > 0 || report.time_budget_reached;
         return to_int(partial ? ExitCode::Partial : ExitCode::Done);
     });
 }

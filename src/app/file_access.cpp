@@ -1,0 +1,94 @@
+#include "file_access.hpp"
+
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+
+#include "reflinkdedup/app/file_set.hpp"
+#include "reflinkdedup/btrfs/subvolume.hpp"
+
+namespace rdd {
+
+namespace {
+
+constexpr std::size_t kKeptOpen = 64;
+
+std::int64_t ns(const timespec& t) { return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
+
+}  // namespace
+
+FileAccess::FileAccess(const catalog::Catalog& cat, const FilesystemInfo& fs) : cat_(cat), fs_(fs) {
+    for (const catalog::Volume& v : cat.volumes()) {
+        VolumeInfo info{v.path, false};
+        if (v.subvol_id != 0) {
+            try {
+                info.read_only = btrfs::subvolume_at(v.path).read_only;
+            } catch (const std::exception&) {
+                info.read_only = true;  // cannot tell: never modify it
+            }
+        }
+        volumes_[v.id] = info;
+    }
+}
+
+const catalog::FileRow* FileAccess::row(catalog::FileId id) {
+    auto [it, added] = rows_.try_emplace(id);
+    if (added) it->second = cat_.file(id);
+    return it->second ? &*it->second : nullptr;
+}
+
+bool FileAccess::shareable(catalog::FileId id) {
+    const catalog::FileRow* r = row(id);
+    return r != nullptr && r->state == catalog::FileState::hashed;
+}
+
+bool FileAccess::may_modify(catalog::FileId id) {
+    const catalog::FileRow* r = row(id);
+    if (r == nullptr || r->state != catalog::FileState::hashed) return false;
+    const auto v = volumes_.find(r->volume);
+    return v != volumes_.end() && !v->second.read_only;
+}
+
+std::string FileAccess::path_of(const catalog::FileRow& r) const {
+    const auto v = volumes_.find(r.volume);
+    return (v == volumes_.end() ? std::string("?") : v->second.path) + "/" + r.path;
+}
+
+std::string FileAccess::path_of(catalog::FileId id) {
+    const catalog::FileRow* r = row(id);
+    return r ? path_of(*r) : "file #" + std::to_string(id);
+}
+
+OpenedFile* FileAccess::open(catalog::FileId id, bool as_destination, std::string& why) {
+    auto it = open_.find(id);
+    if (it == open_.end()) it = open_.emplace(id, std::make_unique<OpenedFile>(open_file(id))).first;
+    OpenedFile& f = *it->second;
+    if (f.problem) {
+        why = *f.problem;
+        return nullptr;
+    }
+    if (const auto p = sharing_problem(f, fs_, as_destination)) {
+        why = *p;
+        return nullptr;
+    }
+    return &f;
+}
+
+void FileAccess::trim(catalog::FileId keep) {
+    if (open_.size() <= kKeptOpen) return;  // jobs go file by file: few files are hot
+    std::erase_if(open_, [&](const auto& entry) { return entry.first != keep; });
+}
+
+OpenedFile FileAccess::open_file(catalog::FileId id) {
+    const catalog::FileRow* r = row(id);
+    OpenedFile f = open_regular_file(r ? path_of(*r) : std::string("?"));
+    if (f.problem || r == nullptr) return f;
+    int generation = 0;
+    const bool same = ::ioctl(f.fd.get(), FS_IOC_GETVERSION, &generation) == 0 &&
+                      static_cast<std::uint32_t>(generation) == r->identity.generation &&
+                      f.st.st_ino == r->identity.ino && static_cast<std::uint64_t>(f.st.st_size) == r->size &&
+                      ns(f.st.st_mtim) == r->mtime_ns && ns(f.st.st_ctim) == r->ctime_ns;
+    if (!same) f.problem = "changed since it was scanned; retried next run";
+    return f;
+}
+
+}  // namespace rdd

@@ -1,0 +1,53 @@
+#pragma once
+// dedup-vol's view of catalogued files: their rows, whether they may be modified (read-only
+// snapshots are sources only), and the files themselves, opened read-only and checked against
+// the catalog (a file that changed since it was hashed takes no part). A few stay open at once.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "reflinkdedup/catalog/catalog.hpp"
+#include "reflinkdedup/fs/filesystem.hpp"
+#include "reflinkdedup/fs/regular_file.hpp"
+
+namespace rdd {
+
+class FileAccess {
+public:
+    FileAccess(const catalog::Catalog& cat, const FilesystemInfo& fs);
+
+    [[nodiscard]] const catalog::FileRow* row(catalog::FileId id);
+    // Hashed as shareable (not NOCOW, not failed): may take part at all.
+    [[nodiscard]] bool shareable(catalog::FileId id);
+    // Shareable and not in a read-only snapshot: may be a destination.
+    [[nodiscard]] bool may_modify(catalog::FileId id);
+    [[nodiscard]] std::string path_of(const catalog::FileRow& r) const;
+    // "path", or "file #id" for a row that is gone.
+    [[nodiscard]] std::string path_of(catalog::FileId id);
+
+    // The file as catalogued, opened read-only; nullptr and the reason in `why` when it changed
+    // or cannot take part. The pointer stays valid until trim() closes the file.
+    [[nodiscard]] OpenedFile* open(catalog::FileId id, bool as_destination, std::string& why);
+    // Once more than a few files are open, closes all but `keep` (one still in use).
+    void trim(catalog::FileId keep = 0);
+
+    [[nodiscard]] const FilesystemInfo& filesystem() const noexcept { return fs_; }
+
+private:
+    struct VolumeInfo {
+        std::string path;
+        bool read_only = false;  // a read-only btrfs snapshot: a source, never a destination
+    };
+
+    OpenedFile open_file(catalog::FileId id);
+
+    const catalog::Catalog& cat_;
+    const FilesystemInfo& fs_;
+    std::map<catalog::VolumeId, VolumeInfo> volumes_;
+    std::map<catalog::FileId, std::optional<catalog::FileRow>> rows_;
+    std::map<catalog::FileId, std::unique_ptr<OpenedFile>> open_;
+};
+
+}  // namespace rdd

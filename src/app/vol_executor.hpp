@@ -1,0 +1,49 @@
+#pragma once
+// Runs dedup-vol's jobs. A job (one destination file) first moves the extent remainders the
+// plan named (its own, and those of source files whose remainders it would otherwise share:
+// a remainder must reach its new extent before anyone shares it, or the old extent stays
+// referenced), then shares its pieces. Every file is locked (--lock) around its ioctls and
+// checked against the catalog; the kernel compares the bytes itself, so nothing a racing
+// writer does can be lost, and a file found changed or busy is skipped and listed.
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "file_access.hpp"
+#include "reflinkdedup/app/dedup_vol.hpp"
+#include "reflinkdedup/app/retry_list.hpp"
+#include "reflinkdedup/lock/freeze_journal.hpp"
+#include "reflinkdedup/lock/lock_method.hpp"
+#include "vol_jobs.hpp"
+
+namespace rdd {
+
+class JobExecutor {
+public:
+    JobExecutor(FileAccess& files, JobPlan& plan, lock::LockMethod method, lock::FreezeJournal* journal,
+                RetryList& retry, std::uint32_t block_size, DedupVolReport& report);
+
+    void run(VolJob& job);
+    // Files left alone, with why (the first 100 kept in the report).
+    void skip(catalog::FileId file, const std::string& why);
+
+private:
+    void move(VolJob& owner, ExtentMove& m);
+    void share(catalog::FileId dst_file, const SharePiece& piece);
+    void warm(OpenedFile& f, std::uint64_t off, std::uint64_t len);
+    void skip_path(const std::string& path, const std::string& why);
+
+    FileAccess& files_;
+    JobPlan& plan_;
+    lock::LockMethod method_;
+    lock::FreezeJournal* journal_;
+    RetryList& retry_;
+    std::uint64_t block_;
+    DedupVolReport& report_;
+    std::vector<std::byte> buffer_;
+    std::set<std::string> reported_;
+};
+
+}  // namespace rdd
