@@ -85,6 +85,14 @@ int Child::wait() noexcept {
     return status;
 }
 
+std::optional<int> Child::try_wait() noexcept {
+    if (reaped_ || pid_ <= 0) return std::nullopt;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+    reaped_ = true;
+    return status;
+}
+
 std::optional<std::string> first_line(Child& child) { return child.read_line(std::chrono::seconds(5)); }
 
 }  // namespace rdd::lock::test

@@ -29,6 +29,8 @@ public:
     void kill(int sig) noexcept;
     // Waits for it to end; the raw wait status.
     int wait() noexcept;
+    // The raw wait status if it has ended, without waiting.
+    [[nodiscard]] std::optional<int> try_wait() noexcept;
 
 private:
     pid_t pid_ = -1;
