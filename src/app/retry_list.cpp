@@ -1,6 +1,5 @@
 #include "reflinkdedup/app/retry_list.hpp"
 
-#include <algorithm>
 #include <ctime>
 
 #include "reflinkdedup/catalog/busy_files.hpp"
@@ -10,12 +9,6 @@ namespace rdd {
 RetryList::RetryList(catalog::Catalog& writer) : cat_(writer) {
     (void)catalog::prune_busy_files(cat_);
     for (const catalog::BusyFile& b : catalog::busy_files(cat_)) listed_.insert(b.file);
-}
-
-void RetryList::put_first(std::vector<SharedRun>& runs) const {
-    if (listed_.empty()) return;
-    std::stable_partition(runs.begin(), runs.end(),
-                          [&](const SharedRun& r) { return listed(r.src_file) || listed(r.dst_file); });
 }
 
 void RetryList::note_lock(std::span<const catalog::FileId> ids, const lock::JobLockReport& report) {

@@ -2,16 +2,17 @@
 // dedup-vol's side of the catalog's retry list: files skipped because someone was writing them
 // (the read lease refused or broken, a writer found in /proc) are recorded at once, with the
 // reason and the first writer's pid and command, so even a run that is killed later keeps
-// them; the next run puts their runs first; a file leaves the list when its work is done, and
-// a complete run (every planned run tried) also drops listed files that were not busy again.
+// them; the next run asks listed() to put their jobs first; a file leaves the list when its
+// work is done, and a complete run (every planned job tried) also drops listed files that were
+// not busy again.
 #include <cstddef>
 #include <set>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "reflinkdedup/catalog/catalog.hpp"
 #include "reflinkdedup/lock/job_lock.hpp"
-#include "reflinkdedup/plan/runs.hpp"
 
 namespace rdd {
 
@@ -24,9 +25,6 @@ public:
     [[nodiscard]] bool listed(catalog::FileId file) const { return listed_.contains(file); }
     [[nodiscard]] std::size_t size() const noexcept { return listed_.size(); }
 
-    // Runs that touch a listed file (as source or destination) first, each part in its order.
-    void put_first(std::vector<SharedRun>& runs) const;
-
     // After JobLock::lock(): its Busy files go on the list. ids[i] is lock target i's file.
     void note_lock(std::span<const catalog::FileId> ids, const lock::JobLockReport& report);
     // JobLock::still_valid() of every target; files no longer locked (a writer broke the lease,
@@ -38,8 +36,6 @@ public:
     // End of the run. complete: every planned run was tried (not interrupted, plan not cut
     // short); then the list keeps exactly the files found busy in this run.
     void finish(bool complete);
-
-    [[nodiscard]] std::size_t busy_this_run() const noexcept { return busy_.size(); }
 
 private:
     void busy(catalog::FileId file, const std::string& reason, const lock::Writer* writer);

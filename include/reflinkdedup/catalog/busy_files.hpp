@@ -30,7 +30,7 @@ struct BusyFile {
     std::string comm;
     std::int64_t first_seen = 0;   // unix seconds of the first skip since it was last done
     std::int64_t last_seen = 0;    // unix seconds of the latest skip
-    std::int64_t times = 0;        // skips since it was last done
+    std::int64_t times = 0;        // record_busy calls since it was last done (dedup-vol: runs)
 };
 
 // The list, for reports: files that still exist in the catalog, most recently skipped first.
