@@ -1,6 +1,7 @@
 // Changed-inode search (INODE_ITEM.transid) and per-inode extent lists.
 #include "reflinkdedup/btrfs/inode_scan.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace rdd::btrfs {
@@ -34,6 +35,9 @@ std::optional<ChangedInode> InodeScan::next() {
             InodeItem inode = parse_inode_item(item->data);
             // Leaves newer than min_transid carry older inodes too: filter on the inode's own.
             if (inode.transid >= min_transid_) pending_ = ChangedInode{h.objectid, inode, 0};
+        } else if (h.type == kDirIndexKey && pending_ && h.objectid == pending_->ino) {
+            ++pending_->dir_entries;
+            pending_->max_dir_index = std::max(pending_->max_dir_index, h.offset);
         } else if (h.type == kExtentDataKey && pending_ && h.objectid == pending_->ino) {
             if (parse_file_extent_item(item->data).generation >= min_transid_) {
                 ++pending_->new_extent_items;
@@ -56,6 +60,21 @@ std::vector<FileExtent> read_file_extents(int fd, std::uint64_t ino, const std::
         extents.push_back({ino, item->header.offset, parse_file_extent_item(item->data)});
     }
     return extents;
+}
+
+DirectoryCount count_directory_entries(int fd, std::uint64_t dir, std::uint64_t up_to, const std::string& path) {
+    SearchKey key;
+    key.min_objectid = key.max_objectid = dir;
+    key.min_type = key.max_type = kDirIndexKey;
+    TreeSearch search(fd, key, path, std::size_t{64} << 10);
+    DirectoryCount count;
+    while (auto item = search.next()) {
+        if (item->header.type != kDirIndexKey || item->header.objectid != dir) continue;
+        ++count.entries;
+        count.max_index = std::max(count.max_index, item->header.offset);
+        if (item->header.offset <= up_to) ++count.at_or_below;
+    }
+    return count;
 }
 
 std::vector<ChangedFile> changes_since(int fd, std::uint64_t generation, const std::string& path) {

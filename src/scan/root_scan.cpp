@@ -242,22 +242,38 @@ bool RootScan::incremental(int root_fd, const std::string& root, catalog::Volume
     volume_ = volume;
     subvol_ = subvol;
     sink_.on_progress([this] { report_progress(false); });
-    // Every unlink, rename and link changes its directory's inode: when no directory changed
-    // since `generation`, no file left the subvolume and no listing of all inodes is needed.
-    bool directory_changed = false;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> changed_dirs;  // (inode, transid that made it)
     btrfs::InodeScan scan(root_fd, generation + 1, root);
     while (auto changed = scan.next()) {
         if (stop()) break;
         const btrfs::InodeItem& inode = changed->inode;
         if (inode.is_directory()) {
-            directory_changed = true;
+            changed_dirs.emplace_back(changed->ino, inode.generation);
         } else if (inode.is_regular() && inode.nlink > 0) {
             ++result.inodes_changed;
             visit_changed_inode(root_fd, root, changed->ino, inode.generation);
         }
     }
     walk_done_ = true;
-    if (!stopped_ && directory_changed) reconcile_deletions(root_fd, root, result);
+    if (!stopped_) {
+        // Files leave a subvolume only through a directory entry that goes away, and only a
+        // changed directory can have lost one: its old entries (DIR_INDEX <= the highest
+        // recorded) are counted. A full pass over every inode is needed only when one is missing.
+        bool entry_left = false;
+        std::vector<catalog::Catalog::DirectoryEntries> now;
+        for (const auto& [dir, created] : changed_dirs) {
+            const auto stored = cat_.directory(subvol_, dir);
+            const auto count = btrfs::count_directory_entries(root_fd, dir, stored ? stored->max_index : 0, root);
+            // Unknown and older than the last pass: cannot tell, so look at everything.
+            if (stored ? count.at_or_below < stored->entries : created <= generation) entry_left = true;
+            now.push_back({dir, count.entries, count.max_index});
+        }
+        if (entry_left) {
+            reconcile_deletions(root_fd, root, result);
+        } else {
+            for (const auto& d : now) cat_.set_directory(subvol_, d);
+        }
+    }
     if (!leaving_.empty()) {
         batch_.commit();  // delete_files runs its own transaction
         const std::uint64_t n = cat_.delete_files(leaving_);
@@ -270,16 +286,37 @@ bool RootScan::incremental(int root_fd, const std::string& root, catalog::Volume
 
 void RootScan::reconcile_deletions(int root_fd, const std::string& root, VolumeScanResult& result) {
     result.deletions_reconciled = true;
-    // Catalogue rows and the subvolume's inodes both come in inode order: one merge.
+    // Catalogue rows and the subvolume's inodes both come in inode order: one merge. The same
+    // pass counts every directory's entries afresh.
     btrfs::InodeScan all(root_fd, 0, root);
-    std::optional<btrfs::ChangedInode> live = all.next();
+    std::vector<catalog::Catalog::DirectoryEntries> dirs;
+    auto advance = [&] {
+        auto next = all.next();
+        if (next && next->inode.is_directory()) dirs.push_back({next->ino, next->dir_entries, next->max_dir_index});
+        return next;
+    };
+    std::optional<btrfs::ChangedInode> live = advance();
     (void)cat_.for_each_file(subvol_, [&](const catalog::FileRow& row) {
-        while (live && live->ino < row.identity.ino) live = all.next();
-        const bool exists = live && live->ino == row.identity.ino && live->inode.is_regular() && live->inode.nlink > 0 &&
+        while (live && live->ino < row.identity.ino) live = advance();
+        const bool exists = live && live->ino == row.identity.ino && live->inode.is_regular() &&
+                            live->inode.nlink > 0 &&
                             static_cast<std::uint32_t>(live->inode.generation) == row.identity.generation;
         if (!exists) leaving_.push_back(row.id);
         return true;
     });
+    while (live) live = advance();
+    batch_.commit();  // replace_directories runs its own transaction
+    cat_.replace_directories(subvol_, dirs);
+}
+
+void RootScan::record_directories(int root_fd, const std::string& root) {
+    btrfs::InodeScan all(root_fd, 0, root);
+    std::vector<catalog::Catalog::DirectoryEntries> dirs;
+    while (auto next = all.next()) {
+        if (next->inode.is_directory()) dirs.push_back({next->ino, next->dir_entries, next->max_dir_index});
+    }
+    batch_.commit();
+    cat_.replace_directories(subvol_, dirs);
 }
 
 void RootScan::report_progress(bool force) {

@@ -38,6 +38,10 @@ public:
     bool incremental(int root_fd, const std::string& root, catalog::VolumeId volume, std::uint64_t subvol,
                      std::uint64_t generation, VolumeScanResult& result);
 
+    // After a full walk of a btrfs subvolume: every directory's entry count, for the next
+    // incremental pass to tell whether a file may have left (one pass over every inode).
+    void record_directories(int root_fd, const std::string& root);
+
 private:
     void visit(const WalkedFile& f);
     void visit_changed_inode(int root_fd, const std::string& root, std::uint64_t ino, std::uint64_t generation);

@@ -216,6 +216,7 @@ ScanReport scan_volumes(const ScanOptions& opt, const ScanProgressCallback& prog
             } else {
                 result.mode = "full";
                 complete = scan.walk(target.path, volume, subvol);
+                if (complete && btrfs_fs && subvol_root && !opt.walk) scan.record_directories(root_fd.get(), target.path);
             }
             hasher.finish();
             batch.commit();

@@ -117,5 +117,35 @@ TEST(CatalogMigration, AVersionOneCatalogGainsTheExtentTable) {
     EXPECT_EQ(cat.volumes().size(), 1U);
 }
 
+// The real step 4: a version-3 catalog gains the directory table; the table keeps one row per
+// (subvolume, directory), and replacing a subvolume's rows leaves other subvolumes alone.
+TEST(CatalogMigration, AVersionThreeCatalogGainsTheDirectoryTable) {
+    TempDir dir;
+    const std::string path = (dir.path() / "v3.sqlite").string();
+    {
+        Connection conn(path, Connection::Mode::read_write);
+        EXPECT_EQ(migrate(conn, migration_steps().first(3)), 3);
+        conn.exec("INSERT INTO meta(key, value) VALUES ('block_size', 65536)");
+        EXPECT_FALSE(has_table(conn, "directory"));
+    }
+    Catalog cat = Catalog::open_writer(path, OpenOptions{});
+    EXPECT_EQ(schema_version(cat.connection()), current_schema_version());
+    EXPECT_FALSE(cat.directory(256, 300).has_value());
+    cat.set_directory(256, {300, 4, 9});
+    cat.set_directory(256, {300, 5, 10});  // replaces
+    cat.set_directory(257, {300, 1, 2});
+    ASSERT_TRUE(cat.directory(256, 300).has_value());
+    EXPECT_EQ(cat.directory(256, 300)->entries, 5U);
+    EXPECT_EQ(cat.directory(256, 300)->max_index, 10U);
+    const std::vector<Catalog::DirectoryEntries> fresh{{256, 3, 4}, {301, 0, 0}};
+    cat.replace_directories(256, fresh);
+    EXPECT_FALSE(cat.directory(256, 300).has_value());
+    EXPECT_EQ(cat.directory(256, 256)->entries, 3U);
+    EXPECT_TRUE(cat.directory(256, 301).has_value());
+    EXPECT_EQ(cat.directory(257, 300)->entries, 1U);  // another subvolume: untouched
+    cat.reset();
+    EXPECT_FALSE(cat.directory(257, 300).has_value());
+}
+
 }  // namespace
 }  // namespace rdd::catalog

@@ -66,6 +66,7 @@ TEST_P(ScanVolIncremental, FiveKindsOfChangeAreExactlyWhatTheRescanLooksAt) {
     EXPECT_EQ(idle.json["volumes"][0]["inodes_changed"], 0);
     EXPECT_EQ(idle.json["files_seen"], 0);
     EXPECT_EQ(idle.json["bytes_read"], 0);
+    EXPECT_FALSE(idle.json["volumes"][0]["deletions_reconciled"]);
 
     {
         std::ofstream out(path("vol/log"), std::ios::binary | std::ios::app);  // 1. append
@@ -84,6 +85,9 @@ TEST_P(ScanVolIncremental, FiveKindsOfChangeAreExactlyWhatTheRescanLooksAt) {
     const auto& v = r.json["volumes"][0];
     EXPECT_EQ(v["mode"], "incremental");
     EXPECT_EQ(v["inodes_changed"], 5);
+    // Entries were only added (rsync's temporary name came and went after the last pass):
+    // no full pass over every inode was needed to look for deleted files.
+    EXPECT_FALSE(v["deletions_reconciled"]);
     EXPECT_EQ(r.json["files_seen"], 5);
     // Hashed: the log's new block, the rsynced file, the copy (from the digests of its source:
     // shared extents, nothing read) and the NOCOW file (rewritten in place: read whole).

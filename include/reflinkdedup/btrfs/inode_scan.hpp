@@ -21,6 +21,10 @@ struct ChangedInode {
     // EXTENT_DATA items of this inode with generation >= min_transid (new data extents: what
     // `btrfs subvolume find-new` would list). Older extents are not counted.
     std::uint32_t new_extent_items = 0;
+    // Directories: DIR_INDEX items and the highest index among them. Complete only in a full
+    // pass (min_transid 0): an incremental one skips unchanged leaves of a big directory.
+    std::uint64_t dir_entries = 0;
+    std::uint64_t max_dir_index = 0;
 
     // Created at or after the scan's min_transid.
     [[nodiscard]] bool created_since(std::uint64_t min_transid) const noexcept {
@@ -62,6 +66,18 @@ struct FileExtent {
 // whatever its generation. Sync first: delayed allocation writes extents only at writeback.
 [[nodiscard]] std::vector<FileExtent> read_file_extents(int fd, std::uint64_t ino,
                                                         const std::string& path);
+
+// A directory's entries by their DIR_INDEX numbers. btrfs numbers a directory's entries from a
+// counter that only grows, so entries that existed when the highest index was M are exactly
+// those numbered <= M that are still there: fewer of them than then means one left (unlink,
+// rename away), which no search by transid can show otherwise.
+struct DirectoryCount {
+    std::uint64_t entries = 0;      // all entries now
+    std::uint64_t max_index = 0;    // highest index now (0: empty)
+    std::uint64_t at_or_below = 0;  // entries numbered <= the `up_to` asked about
+};
+[[nodiscard]] DirectoryCount count_directory_entries(int fd, std::uint64_t dir, std::uint64_t up_to,
+                                                     const std::string& path);
 
 struct ChangedFile {
     ChangedInode inode;

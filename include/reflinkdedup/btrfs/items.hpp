@@ -13,6 +13,7 @@ namespace rdd::btrfs {
 inline constexpr std::uint32_t kInodeItemKey = 1;
 inline constexpr std::uint32_t kInodeRefKey = 12;
 inline constexpr std::uint32_t kInodeExtrefKey = 13;
+inline constexpr std::uint32_t kDirIndexKey = 96;
 inline constexpr std::uint32_t kExtentDataKey = 108;
 inline constexpr std::uint32_t kRootItemKey = 132;
 

@@ -107,6 +107,16 @@ public:
     // opaque string: an incremental pass is only valid under the same ones. "" = not recorded.
     [[nodiscard]] std::string scan_settings(VolumeId volume) const;
     void set_scan_settings(VolumeId volume, std::string_view settings);
+    // btrfs directories (see schema v4): entry count and highest DIR_INDEX at the last pass.
+    struct DirectoryEntries {
+        std::uint64_t ino = 0;
+        std::uint64_t entries = 0;
+        std::uint64_t max_index = 0;
+    };
+    [[nodiscard]] std::optional<DirectoryEntries> directory(std::uint64_t subvol, std::uint64_t ino) const;
+    void set_directory(std::uint64_t subvol, const DirectoryEntries& dir);
+    // All of a subvolume's directories at once (after a full pass), in one transaction.
+    void replace_directories(std::uint64_t subvol, std::span<const DirectoryEntries> dirs);
     // After a full pass: deletes the volume's files not seen in `pass` (and their blocks).
     std::uint64_t delete_unseen(VolumeId volume, Epoch pass);
     bool delete_file(FileId file);
