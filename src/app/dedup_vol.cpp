@@ -118,7 +118,7 @@ DedupVolReport dedup_vol(const DedupVolOptions& opt, const ScanProgressCallback&
     catalog::OpenOptions copt;
     copt.lock_timeout = opt.scan.wait;
     catalog::Catalog cat = catalog::Catalog::open_writer(report.scan.catalog_path, copt);
-    FileAccess files(cat, fs);
+    FileAccess files(cat, fs, opt.scan.ro_snapshots == RoSnapshots::dedupe);
     std::vector<SharedRun> runs = plan_runs(cat, files, opt, report);
     RetryList retry(cat);
 

@@ -16,10 +16,11 @@ std::int64_t ns(const timespec& t) { return std::int64_t{t.tv_sec} * 1'000'000'0
 
 }  // namespace
 
-FileAccess::FileAccess(const catalog::Catalog& cat, const FilesystemInfo& fs) : cat_(cat), fs_(fs) {
+FileAccess::FileAccess(const catalog::Catalog& cat, const FilesystemInfo& fs, bool modify_read_only_snapshots)
+    : cat_(cat), fs_(fs), modify_read_only_snapshots_(modify_read_only_snapshots) {
     for (const catalog::Volume& v : cat.volumes()) {
         VolumeInfo info{v.path, false};
-        if (v.subvol_id != 0) {
+        if (v.subvol_id != 0 && !modify_read_only_snapshots) {
             try {
                 info.read_only = btrfs::subvolume_at(v.path).read_only;
             } catch (const std::exception&) {
@@ -66,7 +67,7 @@ OpenedFile* FileAccess::open(catalog::FileId id, bool as_destination, std::strin
         why = *f.problem;
         return nullptr;
     }
-    if (const auto p = sharing_problem(f, fs_, as_destination)) {
+    if (const auto p = sharing_problem(f, fs_, as_destination, modify_read_only_snapshots_)) {
         why = *p;
         return nullptr;
     }

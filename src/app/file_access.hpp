@@ -16,7 +16,8 @@ namespace rdd {
 
 class FileAccess {
 public:
-    FileAccess(const catalog::Catalog& cat, const FilesystemInfo& fs);
+    // modify_read_only_snapshots: --ro-snapshots=dedupe (their files may be destinations).
+    FileAccess(const catalog::Catalog& cat, const FilesystemInfo& fs, bool modify_read_only_snapshots = false);
 
     [[nodiscard]] const catalog::FileRow* row(catalog::FileId id);
     // Hashed as shareable (not NOCOW, not failed): may take part at all.
@@ -45,6 +46,7 @@ private:
 
     const catalog::Catalog& cat_;
     const FilesystemInfo& fs_;
+    bool modify_read_only_snapshots_ = false;
     std::map<catalog::VolumeId, VolumeInfo> volumes_;
     std::map<catalog::FileId, std::optional<catalog::FileRow>> rows_;
     std::map<catalog::FileId, std::unique_ptr<OpenedFile>> open_;

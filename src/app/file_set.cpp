@@ -12,7 +12,7 @@
 namespace rdd {
 
 std::optional<std::string> sharing_problem(const OpenedFile& f, const FilesystemInfo& fs,
-                                           bool as_destination) {
+                                           bool as_destination, bool modify_read_only_snapshots) {
     const std::uint32_t flags = inode_flags(f.fd.get(), f.path);
     if (fs.type == FsType::Btrfs && (flags & FS_NOCOW_FL) != 0) {
         return "NOCOW file (chattr +C): btrfs cannot share its extents";
@@ -20,7 +20,8 @@ std::optional<std::string> sharing_problem(const OpenedFile& f, const Filesystem
     if (as_destination && (flags & FS_IMMUTABLE_FL) != 0) {
         return "immutable (chattr +i): used only as a source, never modified";
     }
-    if (as_destination && fs.type == FsType::Btrfs && in_read_only_subvolume(f.fd.get(), f.path)) {
+    if (as_destination && !modify_read_only_snapshots && fs.type == FsType::Btrfs &&
+        in_read_only_subvolume(f.fd.get(), f.path)) {
         return "in a read-only btrfs snapshot: used only as a source, never modified";
     }
     if (fs.type == FsType::Btrfs && f.st.st_size > 0 && f.st.st_size <= 2 * fs.block_size) {

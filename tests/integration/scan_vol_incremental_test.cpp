@@ -229,6 +229,44 @@ TEST_P(ScanVolIncremental, WithoutCapSysAdminItSaysSoAndWalksOnlyWhenAsked) {
     EXPECT_EQ(j["volumes"][0]["mode"], "full");
 }
 
+// The snapshot policy as dedup-vol applies it: a read-only snapshot's only copy of some data is
+// never modified by default (its extents stay where they are), and is with --ro-snapshots=dedupe.
+TEST_P(ScanVolIncremental, DedupVolModifiesReadOnlySnapshotsOnlyUnderTheDedupePolicy) {
+    for (const char* policy : {"source-only", "dedupe"}) {
+        SCOPED_TRACE(policy);
+        const fs::path top = path(policy);
+        fs::create_directories(top);
+        subvolume(top / "vol");
+        subvolume(top / "src");
+        write_random_file(top / "vol/x", 2 << 20, 9);
+        run_checked({"cp", "--reflink=always", (top / "vol/x").string(), (top / "vol/y").string()});
+        run_checked({"cp", "--reflink=never", (top / "vol/x").string(), (top / "src/z").string()});
+        fs().sync();
+        snapshot(top / "src", top / "snap");  // the snapshot's z: the only reference to its extents
+        run_checked({"btrfs", "-q", "subvolume", "delete", (top / "src").string()});
+        fs().sync();
+        const auto before = fiemap_extents(top / "snap/z");
+        const std::string sha = sha256_file(top / "snap/z");
+        const CliRun r = run_reflinkdedup({"dedup-vol", "--json", "--db", (fs().temp_dir() / (std::string(policy) + ".sqlite")).string(),
+                                           "--recursive", std::string("--ro-snapshots=") + policy, top.string()});
+        ASSERT_LE(r.process.exit_code, 1) << describe(r);
+        EXPECT_EQ(sha256_file(top / "snap/z"), sha);
+        const bool moved = bytes_shared_with(top / "snap/z", top / "vol/x") == (2u << 20);
+        if (std::string(policy) == "dedupe") {
+            EXPECT_TRUE(moved);  // z now shares x's extents (the ones two files already share)
+        } else {
+            EXPECT_FALSE(moved);
+            const auto after = fiemap_extents(top / "snap/z");
+            ASSERT_EQ(after.size(), before.size());
+            for (std::size_t i = 0; i < after.size(); ++i) {
+                EXPECT_EQ(after[i].logical, before[i].logical);
+                EXPECT_EQ(after[i].physical, before[i].physical);
+                EXPECT_EQ(after[i].length, before[i].length);
+            }
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(, ScanVolIncremental, ::testing::Values(FsKind::Btrfs), FsKindParamName{});
 
 }  // namespace

@@ -25,9 +25,10 @@ struct FileSet {
 
 // Why the kernel would refuse (or pointlessly accept) sharing this file's extents (NOCOW,
 // btrfs inline data; for a destination also immutable or in a read-only snapshot); nullopt if
-// it can take part.
+// it can take part. `modify_read_only_snapshots` (--ro-snapshots=dedupe) lets a file of a
+// read-only snapshot be a destination.
 [[nodiscard]] std::optional<std::string> sharing_problem(const OpenedFile& f, const FilesystemInfo& fs,
-                                                         bool as_destination);
+                                                         bool as_destination, bool modify_read_only_snapshots = false);
 
 // paths[0] is the source. Throws InputError when fewer than two paths are given, the source is
 // unusable, or a file is on another filesystem (or one that cannot share extents).
