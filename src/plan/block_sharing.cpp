@@ -49,16 +49,26 @@ std::vector<BlockState> classify_blocks(std::span<const Extent> src, std::span<c
     ExtentCursor sc(src), dc(dst);
     for (std::uint64_t off = 0; off < r.length; off += block_size) {
         const std::uint64_t len = std::min(block_size, r.length - off);
-        const Extent* d = dc.at(r.dst_offset + off);
-        const Extent* s = sc.at(r.src_offset + off);
-        if (d == nullptr) {
+        if (dc.at(r.dst_offset + off) == nullptr) {
             states.push_back(BlockState::DestinationHole);
-        } else if (s != nullptr &&
-                   same_disk_bytes(*s, r.src_offset + off, *d, r.dst_offset + off, len)) {
-            states.push_back(BlockState::AlreadyShared);
-        } else {
-            states.push_back(BlockState::Candidate);
+            continue;
         }
+        // A block may span several extents (they have the filesystem's granularity, not ours):
+        // shared only if every piece is.
+        BlockState state = BlockState::AlreadyShared;
+        for (std::uint64_t done = 0; done < len;) {
+            const std::uint64_t s_pos = r.src_offset + off + done, d_pos = r.dst_offset + off + done;
+            const Extent* s = sc.at(s_pos);
+            const Extent* d = dc.at(d_pos);
+            const std::uint64_t piece =
+                s == nullptr || d == nullptr ? 0 : std::min({len - done, s->end() - s_pos, d->end() - d_pos});
+            if (piece == 0 || !same_disk_bytes(*s, s_pos, *d, d_pos, piece)) {
+                state = BlockState::Candidate;
+                break;
+            }
+            done += piece;
+        }
+        states.push_back(state);
     }
     return states;
 }

@@ -230,6 +230,25 @@ TEST_P(DedupVolSpace, MaxRuntimeStopsBetweenFilesAndTheNextRunGoesOn) {
     expect_converged(path("data"));
 }
 
+// Extents cut at 4 KiB boundaries inside a 64 KiB catalog block: once shared, such a block is
+// recognized as shared piece by piece, and a second run leaves it alone.
+TEST_P(DedupVolSpace, BlocksAcrossExtentBoundariesConverge) {
+    DataWriter w = writer();
+    const fs::path head = w.source("head", 68 * kKiB, 1), rest = w.source("rest", 3 * kMiB, 2);
+    DataWriter::write(path("data/a"), {head});
+    fs().sync();  // a's first extent ends at 68 KiB
+    run_checked({"sh", "-c", "cat '" + rest.string() + "' | cat >> '" + path("data/a").string() + "'"});
+    DataWriter::write(path("data/b"), {head, rest});
+    fs().sync();
+    const TreeState before = tree_state(path("data"));
+    const CliRun r = run(path("data"));
+    ASSERT_EQ(r.process.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.json["bytes_shared"], 3 * kMiB + 68 * kKiB);
+    EXPECT_EQ(bytes_shared_with(path("data/a"), path("data/b")), 3 * kMiB + 68 * kKiB);
+    expect_same_tree(before, path("data"));
+    expect_converged(path("data"));
+}
+
 RDD_INSTANTIATE_FOR_EACH_FS_KIND(DedupVolSpace);
 
 // The same grown logs on btrfs and XFS, one test: btrfs must give back what XFS does.

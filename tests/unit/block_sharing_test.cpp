@@ -32,6 +32,24 @@ TEST(BlockSharing, MappingIsComparedAtTheRightOffsetInsideExtents) {
     EXPECT_EQ(shared_bytes(src, dst, {kB, 0, 4 * kB}, kB), 4 * kB);
 }
 
+TEST(BlockSharing, BlocksSpanningSeveralExtentsAreSharedWhenEveryPieceIs) {
+    // 4-unit blocks over extents cut at 6: both files map [0,6) and [6,12) to the same places.
+    const std::vector<Extent> src{ext(0, 1000 * kB, 6 * kB), ext(6 * kB, 3000 * kB, 6 * kB)};
+    std::vector<Extent> dst{ext(0, 1000 * kB, 6 * kB), ext(6 * kB, 3000 * kB, 6 * kB)};
+    const AlignedRanges r{0, 0, 12 * kB};
+    EXPECT_EQ(classify_blocks(src, dst, r, 4 * kB), (std::vector<S>{S::AlreadyShared, S::AlreadyShared, S::AlreadyShared}));
+    EXPECT_EQ(shared_bytes(src, dst, r, 4 * kB), 12 * kB);
+    // The second extent elsewhere in dst: the block across the cut is no longer shared.
+    dst[1].physical = 5000 * kB;
+    EXPECT_EQ(classify_blocks(src, dst, r, 4 * kB), (std::vector<S>{S::AlreadyShared, S::Candidate, S::Candidate}));
+    // Cut at different places in the two files, same disk bytes: still shared.
+    const std::vector<Extent> dst2{ext(0, 1000 * kB, 2 * kB), ext(2 * kB, 1002 * kB, 4 * kB), ext(6 * kB, 3000 * kB, 6 * kB)};
+    EXPECT_EQ(classify_blocks(src, dst2, r, 4 * kB), (std::vector<S>{S::AlreadyShared, S::AlreadyShared, S::AlreadyShared}));
+    // A hole in the middle of a block: not shared.
+    const std::vector<Extent> gap{ext(0, 1000 * kB, 5 * kB), ext(7 * kB, 3001 * kB, 5 * kB)};
+    EXPECT_EQ(classify_blocks(gap, dst2, r, 4 * kB)[1], S::Candidate);
+}
+
 TEST(BlockSharing, DestinationHolesAreNotCandidates) {
     const std::vector<Extent> src{ext(0, 1000 * kB, 3 * kB)};
     const std::vector<Extent> dst{ext(kB, 7000 * kB, kB)};
@@ -75,12 +93,15 @@ TEST(BlockSharing, EncodedExtentsMatchOnlyAsIdenticalReferences) {
     EXPECT_EQ(shared_bytes(std::vector{s}, std::vector{d}, {0, 0, 32 * kB}, kB), 0u);
 }
 
-TEST(BlockSharing, BlocksSpanningTwoExtentsAreNotProvenShared) {
+TEST(BlockSharing, BlocksSpanningTwoExtentsAreComparedPieceByPiece) {
     const std::vector<Extent> src{ext(0, 1000 * kB, 2 * kB)};
-    const std::vector<Extent> dst{ext(0, 1000 * kB, kB + 10), ext(kB + 10, 1001 * kB + 10, kB)};
-    const auto st = classify_blocks(src, dst, {0, 0, 2 * kB}, kB);
+    std::vector<Extent> dst{ext(0, 1000 * kB, kB + 10), ext(kB + 10, 1001 * kB + 10, kB)};
+    auto st = classify_blocks(src, dst, {0, 0, 2 * kB}, kB);
     EXPECT_EQ(st[0], S::AlreadyShared);
-    EXPECT_EQ(st[1], S::Candidate);  // crosses into the second extent: conservatively unproven
+    EXPECT_EQ(st[1], S::AlreadyShared);  // both pieces are the source's bytes
+    dst[1].physical += kB;
+    st = classify_blocks(src, dst, {0, 0, 2 * kB}, kB);
+    EXPECT_EQ(st[1], S::Candidate);
 }
 
 }  // namespace
