@@ -46,6 +46,14 @@ JobExecutor::JobExecutor(FileAccess& files, JobPlan& plan, lock::LockMethod meth
       report_(report) {}
 
 void JobExecutor::run(VolJob& job) {
+    try {
+        run_job(job);
+    } catch (const SysError& e) {  // a file vanished or could not be read meanwhile: that job only
+        skip(job.file, e.what());
+    }
+}
+
+void JobExecutor::run_job(VolJob& job) {
     files_.trim();
     // Remainders this job's pieces would share come first: shared before they move, the old
     // extent would stay referenced by this file.

@@ -30,6 +30,7 @@ public:
     void skip(catalog::FileId file, const std::string& why);
 
 private:
+    void run_job(VolJob& job);
     void move(VolJob& owner, ExtentMove& m);
     void share(catalog::FileId dst_file, const SharePiece& piece);
     void warm(OpenedFile& f, std::uint64_t off, std::uint64_t len);

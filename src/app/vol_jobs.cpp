@@ -194,7 +194,11 @@ JobPlan build_jobs(std::span<const SharedRun> runs, FileAccess& files, const cat
     for (std::size_t i = 0; i < runs.size();) {
         std::size_t j = i;
         while (j < runs.size() && runs[j].dst_file == runs[i].dst_file) ++j;
-        builder.build(runs[i].dst_file, runs.subspan(i, j - i));
+        try {
+            builder.build(runs[i].dst_file, runs.subspan(i, j - i));
+        } catch (const SysError& e) {  // vanished or unreadable meanwhile: that file only
+            skip(runs[i].dst_file, e.what());
+        }
         i = j;
     }
     return plan;
