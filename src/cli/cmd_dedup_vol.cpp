@@ -42,10 +42,13 @@ it gives back. Reported: bytes shared (checked with FIEMAP), bytes freed (free s
 sync), and on btrfs the bytes read-only snapshots keep allocated. --dry-run prints the plan
 and the space it expects to free, reading the extent layout only.
 
-Exit status: 0 done, 1 some files skipped or failed (listed), or --max-runtime reached (the
-next run goes on), 2 usage or input error (also
-a btrfs kernel with known dedupe bugs, see --allow-buggy-kernel), 3 catalog busy,
-4 interrupted, 5 system error.
+Time: with --max-runtime, files that free the most go first and the run stops between files
+once the time is spent (at least one file per run; the scan stops too once it has had to
+read, keeping what it hashed); the next run goes on where this one stopped.
+
+Exit status: 0 done, 1 some files skipped or failed (listed) or --max-runtime reached,
+2 usage or input error (also a btrfs kernel with known dedupe bugs, see
+--allow-buggy-kernel), 3 catalog busy, 4 interrupted, 5 system error.
 
 Examples:
   reflinkdedup dedup-vol /mnt/backup
