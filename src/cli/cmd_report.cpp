@@ -157,7 +157,7 @@ int run_report(const std::vector<std::string>& args) {
     std::string db;
     bool json = false;
     opts.add_options()("help,h", "show this help")("db", po::value(&db), "catalog file")(
-        "json", po::bool_switch(&json), "print one JSON object (docs/json-schema.md)");
+        "json", po::bool_switch(&json), "print one JSON object (schema: /usr/share/doc/reflinkdedup/json-schema.md)");
     const auto operands = parse_command_line("report", args, opts);
     if (!operands) return to_int(ExitCode::Done);
     if (operands->size() > 1) throw UsageError("report: takes at most one PATH");

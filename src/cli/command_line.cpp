@@ -27,7 +27,8 @@ po::options_description common_options() {
          "configuration file (default /etc/reflinkdedup.conf; a missing default file is fine)")
         ("verbose,v", po::bool_switch(), "more messages: what was decided, and progress lines every 30 s "
                                          "when stderr is not a terminal")
-        ("quiet,q", po::bool_switch(), "no progress and no info messages; warnings and errors only");
+        ("quiet,q", po::bool_switch(), "no progress and no info messages on stderr, only warnings and "
+                                       "errors (results still go to stdout)");
     return common;
 }
 
