@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "break_watcher.hpp"
 #include "lease_channel.hpp"
 #include "reflinkdedup/util/sys_error.hpp"
 
@@ -33,6 +34,7 @@ LeaseAttempt LeaseSet::acquire(int fd, const std::string& path) {
     if (::fcntl(lease.fd.get(), F_SETLEASE, F_RDLCK) == 0) {
         lease.held = true;
         attempt.status = LeaseStatus::Held;
+        detail::BreakWatcher::instance().watch(lease.fd.get());  // a break is given back at once
     } else {
         attempt.error = errno;
         attempt.status = errno == EAGAIN ? LeaseStatus::Busy : LeaseStatus::Failed;
@@ -47,12 +49,14 @@ bool LeaseSet::is_broken(const Lease& lease) const noexcept {
     return ::fcntl(lease.fd.get(), F_GETLEASE) != F_RDLCK;
 }
 
-void LeaseSet::drain_signals() {
-    for (const int fd : detail::LeaseChannel::instance().drain().fds) {
-        for (const Lease& lease : leases_) {
-            if (lease.held && lease.fd.get() == fd) ++break_signals_;
-        }
+void LeaseSet::drain_signals() { detail::BreakWatcher::instance().sweep(); }
+
+std::size_t LeaseSet::break_signals() const {
+    std::size_t n = break_signals_;
+    for (const Lease& lease : leases_) {
+        if (lease.held) n += detail::BreakWatcher::instance().signals(lease.fd.get());
     }
+    return n;
 }
 
 std::vector<LeaseId> LeaseSet::broken() {
@@ -98,7 +102,9 @@ bool LeaseSet::held(LeaseId id) const noexcept { return id < leases_.size() && l
 void LeaseSet::release(LeaseId id) noexcept {
     if (!held(id)) return;
     Lease& lease = leases_[id];
-    // Explicit unlock: the caller's own fd keeps the open file (and so the lease) alive.
+    // Unwatched before the fd can be closed (its number reused); then an explicit unlock: the
+    // caller's own fd keeps the open file (and so the lease) alive.
+    break_signals_ += detail::BreakWatcher::instance().unwatch(lease.fd.get());
     (void)::fcntl(lease.fd.get(), F_SETLEASE, F_UNLCK);
     lease.fd.reset();
     lease.held = false;

@@ -319,8 +319,8 @@ protected:
 
 // Writers open files at the moments dedup-vol holds their leases (seen in /proc/locks): each
 // open() must return within 2 s (a correctness bound, far above the expected milliseconds:
-// the lease must be released as soon as its break is noticed, not when the job ends), and
-// what it wrote must be in the file afterwards.
+// the lease is given back as soon as it breaks, not when the job reaches its next check or
+// ends), and what it wrote must be in the file afterwards.
 TEST_P(DedupVolLease, WriterOpeningMidRunWaitsAtMostTwoSecondsAndKeepsItsData) {
     constexpr std::uint64_t kSize = 256 * kMiB;
     constexpr std::uint64_t kMarkAt = 100 * kMiB;
@@ -362,7 +362,10 @@ TEST_P(DedupVolLease, WriterOpeningMidRunWaitsAtMostTwoSecondsAndKeepsItsData) {
     std::string measured;
     for (const double ms : open_ms) {
         EXPECT_LE(ms, 2000.0) << "a writer's open() waited that long for dedup-vol's lease";
-        measured += std::to_string(static_cast<long>(ms)) + " ms ";
+        std::ostringstream one;
+        one.precision(3);
+        one << ms << " ms ";
+        measured += one.str();
     }
     std::cout << "[ measured ] " << to_string(GetParam()) << ": writer open() latencies under a held lease: "
               << measured << "(files made in "

@@ -6,6 +6,10 @@
 // at most /proc/sys/fs/lease-break-time. Leases die with the process: nothing to repair after a
 // crash, and no timestamp moves.
 //
+// A lease that starts to break is unlocked at once by a watcher thread (one per process), even
+// while its owner is busy elsewhere: the writer waits milliseconds, not until our next check.
+// The owner learns of it at its next broken() / still_valid() and must stop using that file.
+//
 // One LeaseSet belongs to one thread (it blocks the lease signals there for its lifetime).
 #include <chrono>
 #include <cstddef>
@@ -42,9 +46,8 @@ public:
     // lives exactly as long as this set says, whatever the caller does with its own fd.
     [[nodiscard]] LeaseAttempt acquire(int fd, const std::string& path);
 
-    // Leases a writer has started to break since the last call, each reported once. They are
-    // released before this returns, so the blocked writer goes on at once: stop all remaining
-    // work on those files. Never blocks.
+    // Leases a writer has broken since the last call, each reported once (released by now:
+    // stop all remaining work on those files). Never blocks.
     [[nodiscard]] std::vector<LeaseId> broken();
     // As broken(), but waits up to `timeout` for a break signal when none is pending yet.
     [[nodiscard]] std::vector<LeaseId> wait_for_break(std::chrono::milliseconds timeout);
@@ -59,7 +62,7 @@ public:
 
     // Lease-break signals read for this set's leases so far (diagnostics and tests: breaks
     // are also noticed without one, by F_GETLEASE).
-    [[nodiscard]] std::size_t break_signals() const noexcept { return break_signals_; }
+    [[nodiscard]] std::size_t break_signals() const;
 
 private:
     struct Lease {
@@ -71,12 +74,12 @@ private:
     // True when F_GETLEASE no longer reports our read lease (break pending or timed out).
     [[nodiscard]] bool is_broken(const Lease& lease) const noexcept;
 
-    // Drains the process's lease signals, counting those that name one of our held fds.
+    // Has the watcher read the queued lease signals and release broken leases now.
     void drain_signals();
 
     LeaseSignalBlock block_;
     std::vector<Lease> leases_;
-    std::size_t break_signals_ = 0;
+    std::size_t break_signals_ = 0;  // of leases released already
 };
 
 }  // namespace rdd::lock
