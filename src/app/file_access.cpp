@@ -87,8 +87,14 @@ OpenedFile FileAccess::open_file(catalog::FileId id) {
     const bool same = ::ioctl(f.fd.get(), FS_IOC_GETVERSION, &generation) == 0 &&
                       static_cast<std::uint32_t>(generation) == r->identity.generation &&
                       f.st.st_ino == r->identity.ino && static_cast<std::uint64_t>(f.st.st_size) == r->size &&
-                      ns(f.st.st_mtim) == r->mtime_ns && ns(f.st.st_ctim) == r->ctime_ns;
-    if (!same) f.problem = "changed since it was scanned; retried next run";
+                      ns(f.st.st_mtim) == r->mtime_ns;
+    // A ctime that moved after this run checked the file is our own doing: --lock=immutable
+    // sets and clears a flag (the kernel compares the bytes anyway).
+    if (!same || (ns(f.st.st_ctim) != r->ctime_ns && !checked_.contains(id))) {
+        f.problem = "changed since it was scanned; retried next run";
+    } else {
+        checked_.insert(id);
+    }
     return f;
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "reflinkdedup/catalog/catalog.hpp"
@@ -50,6 +51,7 @@ private:
     std::map<catalog::VolumeId, VolumeInfo> volumes_;
     std::map<catalog::FileId, std::optional<catalog::FileRow>> rows_;
     std::map<catalog::FileId, std::unique_ptr<OpenedFile>> open_;
+    std::set<catalog::FileId> checked_;  // found as catalogued earlier in this run
 };
 
 }  // namespace rdd

@@ -132,6 +132,28 @@ TEST_P(DedupVol, KilledImmutableRunsAreRepairedByRecover) {
     run_checked({"chattr", "-d", files[3].string()});
 }
 
+// More files than are kept open share one keeper under --lock=immutable: the keeper is opened
+// again after its flag was set and cleared (which moves its ctime), and is still usable.
+TEST_P(DedupVol, ImmutableLockReopensAKeeperItFroze) {
+    write_random_file(path("f0"), 200000, 8);
+    std::vector<fs::path> files{path("f0")};
+    for (int i = 1; i < 80; ++i) {
+        files.push_back(path("f" + std::to_string(i)));
+        copy(files[0], files.back());
+    }
+    fs().sync();
+    const std::string sum = sha256_file(files[0]);
+    const CliRun r = run(fs().mount_point(), {"--lock=immutable"});
+    ASSERT_EQ(r.process.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.json["skipped_count"], 0);
+    EXPECT_EQ(r.json["jobs_done"], 79);
+    for (const auto& f : files) {
+        EXPECT_EQ(bytes_shared_with(files[0], f), 200000u) << f;
+        EXPECT_EQ(snapshot_metadata(f).inode_flags, snapshot_metadata(files[0]).inode_flags) << f;
+    }
+    EXPECT_EQ(sha256_file(files[79]), sum);
+}
+
 RDD_INSTANTIATE_FOR_EACH_FS_KIND(DedupVol);
 
 // Read-only snapshots (btrfs): their files serve as sources; no extent of theirs ever moves.
