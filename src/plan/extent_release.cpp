@@ -22,15 +22,36 @@ struct ExtentUse {
     std::uint64_t disk_bytes = 0;
     std::uint64_t ram_bytes = 0;
     bool movable = true;
-    std::vector<ByteRange> ranges;  // file ranges referencing it
+    std::vector<ExtentRef> refs;  // the file's references to it
 };
 
-// Bytes the new extent of a move allocates: whole blocks for what is not zeros, scaled by the
-// old extent's compression ratio (the copy is written through the filesystem, compressed alike).
-std::uint64_t move_cost(std::span<const ByteRange> remainder, std::span<const ByteRange> zeros, const ExtentUse& use,
+// The parts of the references not remapped, each with its place in the extent.
+std::vector<MovePiece> move_pieces(const ExtentUse& use, std::span<const ByteRange> remapped) {
+    std::vector<MovePiece> out;
+    for (const ExtentRef& ref : use.refs) {
+        const ByteRange whole{ref.file_offset, ref.length};
+        for (const ByteRange& s : subtract(std::span(&whole, 1), remapped)) {
+            out.push_back({s.offset, ref.extent_offset + (s.offset - ref.file_offset), s.length});
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const MovePiece& a, const MovePiece& b) { return a.file_offset < b.file_offset; });
+    return out;
+}
+
+// Bytes the new extent of a move allocates: the extent bytes the pieces use, once, in whole
+// blocks, zeros left out, scaled by the old extent's compression ratio (the copy is written
+// through the filesystem, compressed alike).
+std::uint64_t move_cost(std::span<const MovePiece> pieces, std::span<const ByteRange> zeros, const ExtentUse& use,
                         std::uint64_t block_size) {
+    std::vector<ByteRange> used;  // in extent coordinates
+    for (const MovePiece& p : pieces) {
+        const ByteRange file{p.file_offset, p.length};
+        for (const ByteRange& s : subtract(std::span(&file, 1), zeros)) {
+            used.push_back({p.extent_offset + (s.offset - p.file_offset), s.length});
+        }
+    }
     std::uint64_t logical = 0;
-    for (const ByteRange& r : subtract(remainder, zeros)) logical += round_up(r.length, block_size);
+    for (const ByteRange& r : normalized(std::move(used))) logical += round_up(r.length, block_size);
     if (use.ram_bytes == 0 || use.ram_bytes == use.disk_bytes) return logical;
     const auto scaled = static_cast<unsigned __int128>(logical) * use.disk_bytes / use.ram_bytes;
     return round_up(static_cast<std::uint64_t>(scaled), block_size);
@@ -110,17 +131,20 @@ std::vector<ExtentRelease> plan_extent_release(std::span<const ExtentRef> refs, 
         u.disk_bytes = ref.disk_bytes;
         u.ram_bytes = ref.ram_bytes;
         u.movable = u.movable && ref.movable;
-        u.ranges.push_back({ref.file_offset, ref.length});
+        u.refs.push_back(ref);
     }
     std::vector<ExtentRelease> out;
     for (auto& [extent, use] : uses) {
         ExtentRelease r;
         r.extent = extent;
         r.disk_bytes = use.disk_bytes;
-        r.remainder = subtract(normalized(std::move(use.ranges)), remapped);
+        r.pieces = move_pieces(use, remapped);
+        std::vector<ByteRange> remainder;
+        for (const MovePiece& p : r.pieces) remainder.push_back({p.file_offset, p.length});
+        r.remainder = normalized(std::move(remainder));
         std::uint64_t gain = use.disk_bytes;
         if (!r.remainder.empty()) {
-            r.write_bytes = move_cost(r.remainder, zeros, use, policy.block_size);
+            r.write_bytes = move_cost(r.pieces, zeros, use, policy.block_size);
             if (!policy.moves || !use.movable) {
                 r.fate = ExtentFate::NotMovable;
             } else if (r.write_bytes >= use.disk_bytes ||

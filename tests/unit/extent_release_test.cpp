@@ -166,16 +166,30 @@ TEST(ExtentRelease, OwnersAreAskedOnlyWhereTheyDecide) {
 TEST(ExtentRelease, SeveralReferencesToOneExtentAreOneDecision) {
     // The file references the first half of extent 50 twice (an earlier intra-file dedupe) and
     // the second half once; remapping the second half alone leaves the first half to move.
-    const std::vector<ExtentRef> refs{ref(0, 32 * kB, 50, 64 * kB), {32 * kB, 32 * kB, 50, 64 * kB, 64 * kB, true},
-                                      ref(64 * kB, 32 * kB, 50, 64 * kB)};
+    ExtentRef second_half = ref(64 * kB, 32 * kB, 50, 64 * kB);
+    second_half.extent_offset = 32 * kB;
+    const std::vector<ExtentRef> refs{ref(0, 32 * kB, 50, 64 * kB), ref(32 * kB, 32 * kB, 50, 64 * kB), second_half};
     auto r = plan(refs, {{32 * kB, 32 * kB}});
     ASSERT_EQ(r.size(), 1u);
     EXPECT_EQ(r[0].remainder, (std::vector<ByteRange>{{0, 32 * kB}, {64 * kB, 32 * kB}}));
     EXPECT_EQ(r[0].fate, F::NotWorthMoving);  // 64 KiB written to free nothing
+    EXPECT_EQ(r[0].pieces, (std::vector<MovePiece>{{0, 0, 32 * kB}, {64 * kB, 32 * kB, 32 * kB}}));
     r = plan(refs, {{0, 64 * kB}});
     EXPECT_EQ(r[0].remainder, (std::vector<ByteRange>{{64 * kB, 32 * kB}}));
     EXPECT_EQ(r[0].fate, F::FreedByMove);
     EXPECT_EQ(r[0].freed_bytes, 32 * kB);
+}
+
+TEST(ExtentRelease, RangesSharingExtentBytesAreMovedAsOneCopy) {
+    // Two file ranges use the same first 32 KiB of a 96 KiB extent (an earlier intra-file
+    // dedupe); the rest of the extent is used by nothing. Moving both writes 32 KiB, not 64.
+    const std::vector<ExtentRef> refs{ref(0, 32 * kB, 9, 96 * kB), ref(100 * kB, 32 * kB, 9, 96 * kB)};
+    const auto r = plan(refs, {});
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].fate, F::FreedByMove);
+    EXPECT_EQ(r[0].write_bytes, 32 * kB);
+    EXPECT_EQ(r[0].freed_bytes, 64 * kB);
+    EXPECT_EQ(r[0].pieces, (std::vector<MovePiece>{{0, 0, 32 * kB}, {100 * kB, 0, 32 * kB}}));
 }
 
 TEST(ExtentRelease, ZerosMoveForFree) {
@@ -238,13 +252,15 @@ TEST(ExtentRelease, RandomLayoutsMatchABlockModel) {
     for (int round = 0; round < 2000; ++round) {
         const std::uint64_t blocks = 1 + rng() % 40;
         std::vector<ExtentRef> refs;
-        std::map<std::uint64_t, std::uint64_t> size_of;
+        std::map<std::uint64_t, std::uint64_t> size_of, next;  // extent -> size, next unused offset
         for (std::uint64_t b = 0; b < blocks;) {
             const std::uint64_t n = std::min<std::uint64_t>(blocks - b, 1 + rng() % 12);
             const std::uint64_t extent = 1 + rng() % 5;
-            auto [it, added] = size_of.try_emplace(extent, (n + rng() % 4) * kB);
-            if (!added) it->second = std::max(it->second, n * kB);
-            refs.push_back(ref(b * kB, n * kB, extent, 0));
+            ExtentRef r = ref(b * kB, n * kB, extent, 0);
+            r.extent_offset = next[extent];  // references of one extent use distinct bytes of it
+            next[extent] += n * kB;
+            size_of[extent] = next[extent] + (rng() % 4) * kB;
+            refs.push_back(r);
             b += n;
         }
         for (auto& r : refs) r.disk_bytes = r.ram_bytes = size_of[r.extent];
@@ -258,12 +274,12 @@ TEST(ExtentRelease, RandomLayoutsMatchABlockModel) {
         const auto got = plan(refs, ranges, {}, owner_of);
         // Model: per extent, blocks referencing it, and how many of those are not remapped.
         std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> model;  // extent -> (remapped, kept)
-        std::map<std::uint64_t, std::uint64_t> used;  // extent -> bytes used (every ref starts at 0)
+        std::map<std::uint64_t, std::uint64_t> used;  // extent -> bytes used
         for (const auto& r : refs) {
             for (std::uint64_t b = r.file_offset / kB; b < (r.file_offset + r.length) / kB; ++b) {
                 (remapped[b] ? model[r.extent].first : model[r.extent].second) += 1;
             }
-            used[r.extent] = std::max(used[r.extent], r.length);
+            used[r.extent] += r.length;
         }
         std::size_t i = 0;
         for (const auto& [extent, counts] : model) {

@@ -62,12 +62,23 @@ struct ReleasePolicy {
     double max_write_per_freed = 2.0;
 };
 
+// A file range to move, and where its bytes lie in the extent: file ranges that share bytes of
+// the extent (an intra-file dedupe) must share the one copy of them after the move too.
+struct MovePiece {
+    std::uint64_t file_offset = 0;
+    std::uint64_t extent_offset = 0;
+    std::uint64_t length = 0;
+    friend constexpr bool operator==(const MovePiece&, const MovePiece&) = default;
+};
+
 struct ExtentRelease {
     std::uint64_t extent = 0;
     std::uint64_t disk_bytes = 0;
     ExtentFate fate = ExtentFate::Freed;
     std::vector<ByteRange> remainder;  // file ranges still on the extent after the remaps
-    std::uint64_t write_bytes = 0;     // what moving the remainder would allocate (estimate)
+    std::vector<MovePiece> pieces;     // the remainder, piece by piece, in file order
+    std::uint64_t write_bytes = 0;     // what moving the remainder would allocate (estimate): the
+                                       // extent bytes it uses once, zeros left out
     std::uint64_t freed_bytes = 0;     // net: disk_bytes, or disk_bytes - write_bytes for a move
     std::uint64_t held_bytes = 0;      // HeldBySnapshot: what it would free otherwise
     friend bool operator==(const ExtentRelease&, const ExtentRelease&) = default;
