@@ -71,7 +71,8 @@ std::uint64_t calls_for(std::uint64_t length) { return (length + kMaxDedupeBytes
 void describe_plan(const JobPlan& plan, std::span<const std::size_t> order, FileAccess& files, DedupVolReport& report) {
     for (const std::size_t i : order) {
         const VolJob& job = plan.jobs[i];
-        PlannedJob out{files.path_of(job.file), job.share_bytes, job.freed_bytes, job.held_bytes, job.write_bytes, {}, {}};
+        PlannedJob out{files.path_of(job.file), job.share_bytes, job.freed_bytes, job.held_bytes, job.write_bytes,
+                       job.hole_bytes, {}, {}};
         for (const SharePiece& p : job.pieces) {
             out.shares.push_back({files.path_of(p.src_file), p.src_offset, p.dst_offset, p.length});
             report.dedupe_calls += calls_for(p.length);
@@ -83,6 +84,8 @@ void describe_plan(const JobPlan& plan, std::span<const std::size_t> order, File
             }
         }
         report.extents_moved += job.moves.size();
+        report.bytes_zero_holes += job.hole_bytes;
+        for (const ByteRange& h : job.holes) report.dedupe_calls += calls_for(h.length);
         report.bytes_dedupable += job.share_bytes;
         report.bytes_moved += job.write_bytes;
         report.plan.push_back(std::move(out));
@@ -131,10 +134,11 @@ DedupVolReport dedup_vol(const DedupVolOptions& opt, const ScanProgressCallback&
     }
     JobPlan plan;
     JobExecutor exec(files, plan, opt.dry_run ? lock::LockMethod::None : opt.lock_method, journal.get(), retry,
-                     cat.block_size(), report);
+                     cat.block_size(), opt.zero_holes, report);
     JobPlanOptions jopt;
     jopt.release.moves = opt.max_move_ratio > 0;
     jopt.release.max_write_per_freed = opt.max_move_ratio;
+    jopt.holes = opt.zero_holes;
     jopt.fs_fd = root.get();
     jopt.fs_path = opt.scan.roots.front();
     plan = build_jobs(runs, files, cat, jopt, [&](catalog::FileId f, const std::string& why) { exec.skip(f, why); });

@@ -41,9 +41,9 @@ bool still_private(int fd, const catalog::FileRow& row, std::uint64_t extent, co
 }  // namespace
 
 JobExecutor::JobExecutor(FileAccess& files, JobPlan& plan, lock::LockMethod method, lock::FreezeJournal* journal,
-                         RetryList& retry, std::uint32_t block_size, DedupVolReport& report)
+                         RetryList& retry, std::uint32_t block_size, bool zero_holes, DedupVolReport& report)
     : files_(files), plan_(plan), method_(method), journal_(journal), retry_(retry), block_(block_size),
-      report_(report) {}
+      zero_holes_(zero_holes), report_(report) {}
 
 void JobExecutor::run(VolJob& job) {
     try {
@@ -69,6 +69,7 @@ void JobExecutor::run_job(VolJob& job) {
         if (interrupt_requested()) return;
         share(job.file, p);
     }
+    if (!job.holes.empty() && !interrupt_requested()) make_holes(job);
     job.pieces_done = true;
     ++report_.jobs_done;
 }
@@ -76,23 +77,17 @@ void JobExecutor::run_job(VolJob& job) {
 void JobExecutor::move(VolJob& owner, ExtentMove& m) {
     if (m.done || interrupt_requested()) return;
     m.done = true;
-    files_.trim(owner.file);
-    std::string why;
-    OpenedFile* f = files_.open(owner.file, true, why);
-    if (f == nullptr) return skip(owner.file, why);
     const std::vector<catalog::FileId> ids{owner.file};
-    auto job = lock::make_job_lock(method_, journal_);
-    const lock::LockTarget target{f->fd.get(), f->path};
-    const auto locked = job->lock(std::span(&target, 1));
-    retry_.note_lock(ids, locked);
-    if (locked.files[0].verdict != lock::LockVerdict::Usable) return skip_path(f->path, locked.files[0].reason);
+    OpenedFile* f = nullptr;
+    const auto job = lock_alone(owner.file, f);
+    if (!job) return;
     if (!still_private(f->fd.get(), *files_.row(owner.file), m.extent, f->path)) return;
 
     std::optional<RangeCopy> copy;
     try {
         const std::string dir = std::filesystem::path(f->path).parent_path().string();
-        copy.emplace(copy_ranges(f->fd.get(), f->path, m.ranges, static_cast<std::uint64_t>(f->st.st_size), dir,
-                                 files_.filesystem().block_size));
+        copy.emplace(copy_pieces(f->fd.get(), f->path, m.pieces, static_cast<std::uint64_t>(f->st.st_size), dir,
+                                 files_.filesystem().block_size, zero_holes_));
     } catch (const SysError& e) {
         if (e.err() == ENOSPC || e.err() == EDQUOT) {
             return skip_path(f->path, "no room to move the rest of a partly shared extent (" + errno_text(e.err()) +
@@ -110,17 +105,21 @@ void JobExecutor::move(VolJob& owner, ExtentMove& m) {
         std::vector<DedupeOutcome> out;
         try {
             const lock::DestinationGuard guard = job->guard_destinations(std::span(&index, 1));
-            const DedupeTarget t{f->fd.get(), call.dests[0].dst_offset};
-            out = dedupe_range(copy->fd(), call.src_offset, call.length, std::span(&t, 1), "scratch copy of " + f->path);
+            // Several places of the file may use the same copied bytes (one call, several dests).
+            std::vector<DedupeTarget> targets;
+            for (const DedupeDest& d : call.dests) targets.push_back({f->fd.get(), d.dst_offset});
+            out = dedupe_range(copy->fd(), call.src_offset, call.length, targets, "scratch copy of " + f->path);
         } catch (const SysError& e) {
             return skip_path(f->path, e.what());
         }
-        if (out[0].status == DedupeStatus::Differs) {
-            report_.bytes_changed += call.length;
-            return;
-        }
-        if (out[0].status == DedupeStatus::Failed) {
-            return skip_path(f->path, "the kernel refused to move it: " + errno_text(out[0].error));
+        for (const DedupeOutcome& o : out) {
+            if (o.status == DedupeStatus::Differs) {
+                report_.bytes_changed += call.length;
+                return;
+            }
+            if (o.status == DedupeStatus::Failed) {
+                return skip_path(f->path, "the kernel refused to move it: " + errno_text(o.error));
+            }
         }
     }
     retry_.done(ids);
@@ -179,6 +178,71 @@ void JobExecutor::share(catalog::FileId dst_file, const SharePiece& piece) {
             report_.bytes_changed += call.length;
         } else {
             return skip_path(dst->path, "the kernel refused to share it: " + errno_text(out[0].error));
+        }
+    }
+    retry_.done(ids);
+}
+
+std::unique_ptr<lock::JobLock> JobExecutor::lock_alone(catalog::FileId file, OpenedFile*& f) {
+    files_.trim(file);
+    std::string why;
+    f = files_.open(file, true, why);
+    if (f == nullptr) {
+        skip(file, why);
+        return nullptr;
+    }
+    auto lock = lock::make_job_lock(method_, journal_);
+    const lock::LockTarget target{f->fd.get(), f->path};
+    const auto locked = lock->lock(std::span(&target, 1));
+    retry_.note_lock(std::span(&file, 1), locked);
+    if (locked.files[0].verdict != lock::LockVerdict::Usable) {
+        skip_path(f->path, locked.files[0].reason);
+        return nullptr;
+    }
+    return lock;
+}
+
+void JobExecutor::make_holes(const VolJob& job) {
+    const std::vector<catalog::FileId> ids{job.file};
+    OpenedFile* f = nullptr;
+    const auto lock = lock_alone(job.file, f);
+    if (!lock) return;
+    const UniqueFd hole = open_scratch_file(std::filesystem::path(f->path).parent_path().string());
+    std::vector<DedupeRequest> requests;
+    for (const ByteRange& h : job.holes) requests.push_back({0, 0, h.offset, h.length});
+    const std::size_t index = 0;
+    for (const DedupeCall& call : batch_requests(requests)) {
+        if (!retry_.still_locked(*lock, ids)) return skip_path(f->path, "written to during the run; left as it was");
+        // The source range ends at the scratch file's EOF: a partial last block of the file
+        // is then deduped too (both ranges end at EOF). Sized up from 0: growing a file from
+        // an unaligned size writes zeros into its last block, which would be a real extent.
+        if (::ftruncate(hole.get(), 0) != 0 ||
+            ::ftruncate(hole.get(), static_cast<off_t>(call.src_offset + call.length)) != 0) {
+            return skip_path(f->path, "cannot size the scratch file: " + errno_text(errno));
+        }
+        std::vector<DedupeTarget> targets;
+        for (const DedupeDest& d : call.dests) targets.push_back({f->fd.get(), d.dst_offset});
+        ++report_.dedupe_calls;
+        std::vector<DedupeOutcome> out;
+        try {
+            const lock::DestinationGuard guard = lock->guard_destinations(std::span(&index, 1));
+            out = dedupe_range(hole.get(), call.src_offset, call.length, targets, "scratch hole for " + f->path);
+        } catch (const SysError& e) {
+            return skip_path(f->path, e.what());
+        }
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            if (out[i].status == DedupeStatus::Differs) report_.bytes_changed += call.length;
+            if (out[i].status == DedupeStatus::Failed) {
+                return skip_path(f->path, "the kernel refused to make a hole: " + errno_text(out[i].error));
+            }
+            if (out[i].status != DedupeStatus::Same) continue;
+            std::uint64_t allocated = 0;  // what is still allocated there (verified, not assumed)
+            const std::uint64_t begin = targets[i].offset, end = begin + call.length;
+            for (const Extent& e : read_fiemap(f->fd.get(), begin, call.length, f->path)) {
+                if (!e.has_address() || e.unwritten) continue;
+                allocated += std::min(end, e.end()) - std::max(begin, e.logical);
+            }
+            report_.bytes_zero_holes += call.length - std::min(call.length, allocated);
         }
     }
     retry_.done(ids);

@@ -1,11 +1,16 @@
 #include "vol_jobs.hpp"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <map>
+#include <set>
 
 #include "reflinkdedup/btrfs/errors.hpp"
 #include "reflinkdedup/btrfs/inode_scan.hpp"
+#include "reflinkdedup/btrfs/paths.hpp"
 #include "reflinkdedup/clone/extent_owners.hpp"
 #include "reflinkdedup/fs/fiemap.hpp"
 #include "reflinkdedup/plan/block_sharing.hpp"
@@ -26,6 +31,40 @@ std::vector<ByteRange> clip(std::vector<ByteRange> ranges, std::uint64_t size) {
     return out;
 }
 
+std::vector<ByteRange> catalog_zeros(const catalog::Catalog& cat, catalog::FileId file) {
+    std::vector<ByteRange> zeros;
+    (void)cat.for_each_zero_run(file, [&](const catalog::ZeroRun& z) {
+        zeros.push_back({z.first * cat.block_size(), z.count * cat.block_size()});
+        return true;
+    });
+    return normalized(std::move(zeros));
+}
+
+// Every file that may be modified and has all-zero blocks (holes included: FIEMAP tells later).
+std::map<catalog::FileId, std::vector<ByteRange>> files_with_zeros(const catalog::Catalog& cat, FileAccess& files) {
+    // Files are listed by subvolume; a directory root on btrfs lies in the one holding it.
+    std::set<std::uint64_t> subvols;
+    for (const catalog::Volume& v : cat.volumes()) {
+        std::uint64_t subvol = v.subvol_id;
+        if (subvol == 0 && files.filesystem().type == FsType::Btrfs) {
+            const UniqueFd dir(::open(v.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            if (!dir) continue;  // gone: its files are skipped when opened anyway
+            subvol = btrfs::subvolume_id(dir.get(), v.path);
+        }
+        subvols.insert(subvol);
+    }
+    std::map<catalog::FileId, std::vector<ByteRange>> out;
+    for (const std::uint64_t subvol : subvols) {
+        (void)cat.for_each_file(subvol, [&](const catalog::FileRow& r) {
+            if (r.state != catalog::FileState::hashed) return true;
+            std::vector<ByteRange> zeros = catalog_zeros(cat, r.id);
+            if (!zeros.empty() && files.may_modify(r.id)) out.emplace(r.id, std::move(zeros));
+            return true;
+        });
+    }
+    return out;
+}
+
 class JobBuilder {
 public:
     JobBuilder(FileAccess& files, const catalog::Catalog& cat, const JobPlanOptions& opt, const SkipFile& skip,
@@ -33,8 +72,8 @@ public:
         : files_(files), cat_(cat), opt_(opt), skip_(skip), plan_(plan), block_(cat.block_size()),
           btrfs_(files.filesystem().type == FsType::Btrfs), read_only_(opt.fs_fd, opt.fs_path) {}
 
-    // The runs of one destination file.
-    void build(catalog::FileId file, std::span<const SharedRun> runs) {
+    // The runs of one destination file, and its all-zero ranges (catalog).
+    void build(catalog::FileId file, std::span<const SharedRun> runs, std::span<const ByteRange> zeros) {
         files_.trim();
         std::string why;
         OpenedFile* dst = files_.open(file, true, why);
@@ -52,7 +91,9 @@ public:
             }
             add_pieces(run, *src, size, dst_extents, job);
         }
-        std::vector<ByteRange> remapped;
+        job.holes = allocated_zeros(zeros, dst_extents, size);
+        std::vector<ByteRange> remapped = job.holes;
+        for (const ByteRange& h : job.holes) job.hole_bytes += h.length;
         for (const SharePiece& p : job.pieces) {
             job.share_bytes += p.length;
             remapped.push_back({p.dst_offset, p.length});
@@ -65,10 +106,29 @@ public:
         } else {
             job.freed_bytes = blocks_released(dst_extents, remapped, files_.filesystem().block_size);
         }
-        if (!job.pieces.empty() || !job.moves.empty()) plan_.jobs.push_back(std::move(job));
+        if (!job.pieces.empty() || !job.moves.empty() || !job.holes.empty()) plan_.jobs.push_back(std::move(job));
     }
 
 private:
+    // The parts of all-zero ranges that take space: in written extents (preallocated ones are
+    // left alone: someone asked for that space), known to the filesystem (not delalloc).
+    static std::vector<ByteRange> allocated_zeros(std::span<const ByteRange> zeros, std::span<const Extent> extents,
+                                                  std::uint64_t size) {
+        std::vector<ByteRange> out;
+        std::size_t e = 0;
+        for (const ByteRange& z : zeros) {
+            const std::uint64_t end = std::min(z.end(), size);
+            while (e < extents.size() && extents[e].end() <= z.offset) ++e;
+            for (std::size_t k = e; k < extents.size() && extents[k].logical < end; ++k) {
+                const Extent& x = extents[k];
+                if (!x.has_address() || x.unwritten) continue;
+                const std::uint64_t from = std::max(z.offset, x.logical), to = std::min(end, x.end());
+                if (from < to) out.push_back({from, to - from});
+            }
+        }
+        return normalized(std::move(out));
+    }
+
     void add_pieces(const SharedRun& run, OpenedFile& src, std::uint64_t dst_size, std::span<const Extent> dst_extents,
                     VolJob& job) {
         const std::uint64_t src_off = run.src_index * block_, dst_off = run.dst_index * block_;
@@ -117,14 +177,30 @@ private:
             }
             return owners_of(dst, row, extent);  // who exactly: read-only snapshots are reported
         };
+        std::set<std::uint64_t> released;
         for (ExtentRelease& x : plan_extent_release(refs, remapped, zero_ranges(row.id, size), owners, policy)) {
             job.freed_bytes += x.freed_bytes;
             job.held_bytes += x.held_bytes;
+            if (x.fate == ExtentFate::Freed || x.fate == ExtentFate::FreedByMove) released.insert(x.extent);
             if (x.fate != ExtentFate::FreedByMove) continue;
             job.write_bytes += x.write_bytes;
-            job.moves.push_back({x.extent, x.disk_bytes, clip(std::move(x.remainder), size), x.write_bytes,
-                                 x.freed_bytes, false});
+            std::vector<MovePiece> pieces;
+            for (MovePiece p : x.pieces) {
+                if (p.file_offset >= size) continue;
+                p.length = std::min(p.file_offset + p.length, size) - p.file_offset;
+                pieces.push_back(p);
+            }
+            job.moves.push_back({x.extent, x.disk_bytes, clip(std::move(x.remainder), size), std::move(pieces),
+                                 x.write_bytes, x.freed_bytes, false});
         }
+        // A hole frees nothing in an extent that stays allocated: zeros are left alone there.
+        std::vector<ByteRange> in_released;
+        for (const ExtentRef& ref : refs) {
+            if (released.contains(ref.extent)) in_released.push_back({ref.file_offset, ref.length});
+        }
+        job.holes = subtract(job.holes, subtract(job.holes, normalized(std::move(in_released))));
+        job.hole_bytes = 0;
+        for (const ByteRange& h : job.holes) job.hole_bytes += h.length;
     }
 
     // The file's EXTENT_DATA items; without CAP_SYS_ADMIN, its FIEMAP extents taken as whole
@@ -167,12 +243,8 @@ private:
 
     // All-zero blocks the scan recorded: a move leaves them as holes.
     std::vector<ByteRange> zero_ranges(catalog::FileId file, std::uint64_t size) const {
-        std::vector<ByteRange> zeros;
-        (void)cat_.for_each_zero_run(file, [&](const catalog::ZeroRun& z) {
-            zeros.push_back({z.first * block_, z.count * block_});
-            return true;
-        });
-        return clip(normalized(std::move(zeros)), size);
+        if (!opt_.holes) return {};  // --keep-zeros: a move copies them like any data
+        return clip(catalog_zeros(cat_, file), size);
     }
 
     FileAccess& files_;
@@ -191,13 +263,20 @@ JobPlan build_jobs(std::span<const SharedRun> runs, FileAccess& files, const cat
                    const JobPlanOptions& options, const SkipFile& skip) {
     JobPlan plan;
     JobBuilder builder(files, cat, options, skip, plan);
-    for (std::size_t i = 0; i < runs.size();) {
+    const auto zero_files = options.holes ? files_with_zeros(cat, files) : std::map<catalog::FileId, std::vector<ByteRange>>{};
+    // Destination files in id order: those with runs, those with zeros, or both.
+    auto z = zero_files.begin();
+    for (std::size_t i = 0; i < runs.size() || z != zero_files.end();) {
+        const catalog::FileId file = std::min(i < runs.size() ? runs[i].dst_file : INT64_MAX,
+                                              z != zero_files.end() ? z->first : INT64_MAX);
         std::size_t j = i;
-        while (j < runs.size() && runs[j].dst_file == runs[i].dst_file) ++j;
+        while (j < runs.size() && runs[j].dst_file == file) ++j;
+        std::span<const ByteRange> zeros;
+        if (z != zero_files.end() && z->first == file) zeros = (z++)->second;
         try {
-            builder.build(runs[i].dst_file, runs.subspan(i, j - i));
+            builder.build(file, runs.subspan(i, j - i), zeros);
         } catch (const SysError& e) {  // vanished or unreadable meanwhile: that file only
-            skip(runs[i].dst_file, e.what());
+            skip(file, e.what());
         }
         i = j;
     }

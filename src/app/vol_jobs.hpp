@@ -30,6 +30,7 @@ struct ExtentMove {
     std::uint64_t extent = 0;          // disk address of the old extent
     std::uint64_t disk_bytes = 0;
     std::vector<ByteRange> ranges;     // file ranges to move (within the file size)
+    std::vector<MovePiece> pieces;     // the same, with their places in the old extent
     std::uint64_t write_bytes = 0;     // expected allocation
     std::uint64_t freed_bytes = 0;     // expected net gain
     bool done = false;                 // tried (in this job or as another job's prerequisite)
@@ -39,7 +40,9 @@ struct VolJob {
     catalog::FileId file = 0;
     std::vector<SharePiece> pieces;
     std::vector<ExtentMove> moves;
+    std::vector<ByteRange> holes;   // written zeros to make holes of (deduped from a hole)
     std::uint64_t share_bytes = 0;  // sum of piece lengths
+    std::uint64_t hole_bytes = 0;   // sum of hole lengths
     std::uint64_t freed_bytes = 0;  // expected
     std::uint64_t held_bytes = 0;   // expected to stay allocated for read-only snapshots
     std::uint64_t write_bytes = 0;  // expected allocation of the moves
@@ -54,13 +57,16 @@ struct JobPlan {
 
 struct JobPlanOptions {
     ReleasePolicy release;  // block_size is taken from the filesystem
+    bool holes = true;      // turn allocated all-zero blocks into holes
     int fs_fd = -1;         // any fd on the filesystem (subvolume lookups)
     std::string fs_path;    // for messages
 };
 
 using SkipFile = std::function<void(catalog::FileId file, const std::string& why)>;
 
-// `runs` sorted by destination file. Files that cannot take part are reported through `skip`.
+// `runs` sorted by destination file. With options.holes, also every file the catalog knows
+// all-zero blocks of that are still allocated. Files that cannot take part are reported
+// through `skip`.
 [[nodiscard]] JobPlan build_jobs(std::span<const SharedRun> runs, FileAccess& files, const catalog::Catalog& cat,
                                  const JobPlanOptions& options, const SkipFile& skip);
 

@@ -39,8 +39,9 @@ on the same filesystem, written through it so compression applies; the file is t
 onto the copy, the kernel comparing the bytes), unless another file or a read-only snapshot
 also uses the old extent, or the copy would write more than --max-move-ratio bytes per byte
 it gives back. Reported: bytes shared (checked with FIEMAP), bytes freed (free space after
-sync), and on btrfs the bytes read-only snapshots keep allocated. --dry-run prints the plan
-and the space it expects to free, reading the extent layout only.
+sync), and on btrfs the bytes read-only snapshots keep allocated. Written all-zero blocks
+become holes (deduped from a hole; --keep-zeros leaves them). --dry-run prints the plan and
+the space it expects to free, reading the extent layout only.
 
 Time: with --max-runtime, files that free the most go first and the run stops between files
 once the time is spent (at least one file per run; the scan stops too once it has had to
@@ -66,7 +67,8 @@ nlohmann::json plan_json(const std::vector<PlannedJob>& plan) {
         }
         for (const PlannedMove& m : p.moves) moves.push_back({{"offset", m.offset}, {"length", m.length}});
         jobs.push_back({{"path", p.path}, {"share_bytes", p.share_bytes}, {"freed_bytes", p.freed_bytes},
-                        {"held_bytes", p.held_bytes}, {"move_bytes", p.move_bytes}, {"shares", shares},
+                        {"held_bytes", p.held_bytes}, {"move_bytes", p.move_bytes}, {"hole_bytes", p.hole_bytes},
+                        {"shares", shares},
                         {"moves", moves}});
     }
     return jobs;
@@ -90,6 +92,7 @@ nlohmann::json to_json(const DedupVolReport& r) {
     j["jobs_left"] = r.jobs_left;
     j["extents_moved"] = r.extents_moved;
     j["bytes_moved"] = r.bytes_moved;
+    j["bytes_zero_holes"] = r.bytes_zero_holes;
     j["bytes_read"] = r.bytes_read;
     j["bytes_freed_expected"] = r.bytes_freed_expected;
     j["bytes_held_by_snapshots"] = r.bytes_held_by_snapshots;
@@ -112,6 +115,7 @@ void print_text(std::ostream& out, const DedupVolReport& r, bool dry_run) {
             out << "  " << p.path << ": share " << iec_bytes(p.share_bytes) << " from " << p.shares.size()
                 << " ranges, frees " << iec_bytes(p.freed_bytes);
             if (!p.moves.empty()) out << " (moves " << iec_bytes(p.move_bytes) << " to new extents)";
+            if (p.hole_bytes > 0) out << ", " << iec_bytes(p.hole_bytes) << " of zeros made holes";
             if (p.held_bytes > 0) out << ", " << iec_bytes(p.held_bytes) << " held by read-only snapshots";
             out << "\n";
         }
@@ -119,12 +123,14 @@ void print_text(std::ostream& out, const DedupVolReport& r, bool dry_run) {
             << r.dedupe_calls << " dedupe calls\n"
             << "  would move      " << iec_bytes(r.bytes_moved) << " out of " << r.extents_moved
             << " partly shared extents\n"
+            << "  would hole      " << iec_bytes(r.bytes_zero_holes) << " of written zeros\n"
             << "  would free      " << iec_bytes(r.bytes_freed_expected) << "\n";
     } else {
         out << "  shared          " << iec_bytes(r.bytes_shared) << " in " << r.dedupe_calls
             << " dedupe calls (verified with FIEMAP)\n"
             << "  moved           " << iec_bytes(r.bytes_moved) << " out of " << r.extents_moved
             << " partly shared extents\n"
+            << "  holed           " << iec_bytes(r.bytes_zero_holes) << " of written zeros\n"
             << "  freed           " << iec_bytes(r.bytes_freed) << " (free space after sync; expected "
             << iec_bytes(r.bytes_freed_expected) << ")\n";
         if (r.time_budget_reached) {
@@ -143,7 +149,7 @@ void print_text(std::ostream& out, const DedupVolReport& r, bool dry_run) {
 
 int run_dedup_vol(const std::vector<std::string>& args) {
     po::options_description opts(kHelp);
-    bool json = false, dry_run = false, allow_buggy_kernel = false;
+    bool json = false, keep_zeros = false, dry_run = false, allow_buggy_kernel = false;
     std::string lock_name, state_dir, max_runtime;
     double max_move_ratio = DedupVolOptions{}.max_move_ratio;
     ScanOptionValues values;
@@ -154,6 +160,7 @@ int run_dedup_vol(const std::vector<std::string>& args) {
         ("lock", po::value(&lock_name)->default_value("lease"), "lease, immutable or none (see dedup-files --help)")
         ("state-dir", po::value(&state_dir), "where --lock=immutable journals flags (default /var/lib/reflinkdedup)")
         ("max-runtime", po::value(&max_runtime), "time budget (e.g. 30m, 2h): files with the largest savings go first, the run stops between files once it is spent, the next run goes on")
+        ("keep-zeros", po::bool_switch(&keep_zeros), "leave written all-zero blocks allocated (default: they become holes)")
         ("max-move-ratio", po::value(&max_move_ratio)->default_value(max_move_ratio),
          "btrfs: move a partly shared extent's rest only if that writes at most this many bytes per byte freed (0: never)")
         ("json", po::bool_switch(&json), "print one JSON object instead of the summary");
@@ -175,6 +182,7 @@ int run_dedup_vol(const std::vector<std::string>& args) {
     }
     if (!(max_move_ratio >= 0)) throw UsageError("dedup-vol: --max-move-ratio must be 0 or more");
     o.max_move_ratio = max_move_ratio;
+    o.zero_holes = !keep_zeros;
     if (!dry_run) check_kernel_for_dedupe(operands->front(), allow_buggy_kernel);
 
     const InterruptGuard guard;

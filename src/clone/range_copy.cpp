@@ -58,35 +58,68 @@ UniqueFd open_scratch_file(const std::string& dir) {
     return fd;
 }
 
-RangeCopy copy_ranges(int fd, const std::string& path, std::span<const ByteRange> ranges, std::uint64_t file_size,
-                      const std::string& dir, std::uint64_t block_size) {
-    std::vector<ByteRange> order(ranges.begin(), ranges.end());
-    // The range reaching EOF goes last, so that the copy ends where it ends.
-    std::stable_partition(order.begin(), order.end(), [&](const ByteRange& r) { return r.end() != file_size; });
+RangeCopy copy_pieces(int fd, const std::string& path, std::span<const MovePiece> pieces, std::uint64_t file_size,
+                      const std::string& dir, std::uint64_t block_size, bool sparse) {
+    // Runs of extent bytes to copy once each; a piece ending in a partial block at EOF on its
+    // own, last.
+    const auto at_eof = [&](const MovePiece& p) {
+        return p.file_offset + p.length == file_size && file_size % block_size != 0;
+    };
+    std::vector<ByteRange> runs;
+    for (const MovePiece& p : pieces) {
+        if (!at_eof(p)) runs.push_back({p.extent_offset, p.length});
+    }
+    runs = normalized(std::move(runs));
     UniqueFd copy = open_scratch_file(dir);
     const std::string what = "scratch copy of " + path;
-    std::vector<CopiedRange> placed;
     std::vector<std::byte> buf(kChunk);
     const auto bs = static_cast<std::size_t>(block_size);
     std::uint64_t at = 0, written = 0, read = 0;
-    for (const ByteRange& r : order) {
-        at = align_up(at, block_size);
-        placed.push_back({r.offset, at, r.length});
-        for (std::uint64_t done = 0; done < r.length;) {
-            const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, r.length - done));
-            const std::size_t got = read_some(fd, std::span(buf).first(want), r.offset + done, path);
+    // Copies file bytes [from, from+len) to the copy at `to`.
+    auto transfer = [&](std::uint64_t from, std::uint64_t len, std::uint64_t to) {
+        for (std::uint64_t done = 0; done < len;) {
+            const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, len - done));
+            const std::size_t got = read_some(fd, std::span(buf).first(want), from + done, path);
             if (got != want) throw SysError(EIO, "read (file shorter than planned)", path);
             read += got;
-            // Block by block: zeros stay holes in the copy.
-            for (std::size_t b = 0; b < got; b += bs) {
+            for (std::size_t b = 0; b < got; b += bs) {  // zeros stay holes in the copy
                 const auto piece = std::span<const std::byte>(buf).subspan(b, std::min(bs, got - b));
-                if (all_zero(piece)) continue;
-                write_all(copy.get(), piece, at + done + b, what);
+                if (sparse && all_zero(piece)) continue;
+                write_all(copy.get(), piece, to + done + b, what);
                 written += piece.size();
             }
             done += got;
         }
-        at += r.length;
+    };
+    std::vector<std::uint64_t> run_at;  // copy offset of each run
+    for (const ByteRange& run : runs) {
+        at = align_up(at, block_size);
+        run_at.push_back(at);
+        // Each byte of the run from some piece that uses it.
+        for (std::uint64_t pos = run.offset; pos < run.end();) {
+            const auto p = std::find_if(pieces.begin(), pieces.end(), [&](const MovePiece& x) {
+                return !at_eof(x) && x.extent_offset <= pos && pos < x.extent_offset + x.length;
+            });
+            const std::uint64_t len = std::min(run.end(), p->extent_offset + p->length) - pos;
+            transfer(p->file_offset + (pos - p->extent_offset), len, at + (pos - run.offset));
+            pos += len;
+        }
+        at += run.length;
+    }
+    std::vector<CopiedRange> placed;
+    for (const MovePiece& p : pieces) {
+        if (at_eof(p)) continue;
+        const auto r = std::upper_bound(runs.begin(), runs.end(), p.extent_offset,
+                                        [](std::uint64_t pos, const ByteRange& x) { return pos < x.end(); });
+        const std::uint64_t base = run_at[static_cast<std::size_t>(r - runs.begin())];
+        placed.push_back({p.file_offset, base + (p.extent_offset - r->offset), p.length});
+    }
+    for (const MovePiece& p : pieces) {
+        if (!at_eof(p)) continue;
+        at = align_up(at, block_size);
+        transfer(p.file_offset, p.length, at);
+        placed.push_back({p.file_offset, at, p.length});
+        at += p.length;
     }
     if (::ftruncate(copy.get(), static_cast<off_t>(at)) != 0) throw_errno("truncate", what);
     // Allocation happens at writeback: a full filesystem shows up here at the latest.

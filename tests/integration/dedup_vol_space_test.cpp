@@ -78,6 +78,13 @@ public:
         return p;
     }
 
+    // `bytes` zeros (written, not a hole, when copied by write()).
+    fs::path zeros(const std::string& name, std::uint64_t bytes) {
+        const fs::path p = sources_ / name;
+        if (!fs::exists(p)) run_checked({"sh", "-c", "head -c " + std::to_string(bytes) + " /dev/zero > '" + p.string() + "'"});
+        return p;
+    }
+
     static void write(const fs::path& to, const std::vector<fs::path>& parts) {
         std::string cmd = "cat";
         for (const auto& p : parts) cmd += " '" + p.string() + "'";
@@ -103,8 +110,8 @@ private:
 };
 
 // Backup-like data on `root`: whole-file copies, a log growing over three days, a database
-// edited in place, data moved by two blocks. Returns the bytes an exact block-level dedupe
-// (64 KiB blocks) gives back.
+// edited in place, data moved by two blocks, a disk image with written zeros. Returns the bytes
+// an exact block-level dedupe (64 KiB blocks, zeros made holes) gives back.
 std::uint64_t write_mixed_dataset(DataWriter& w, const fs::path& root) {
     const fs::path img = w.source("img", 12 * kMiB, 1);
     const fs::path log_a = w.source("log-a", 10 * kMiB, 2), log_b = w.source("log-b", 3 * kMiB, 3),
@@ -120,7 +127,9 @@ std::uint64_t write_mixed_dataset(DataWriter& w, const fs::path& root) {
     DataWriter::write(root / "day3/log", {log_a, log_b, log_c});
     DataWriter::write(root / "day1/db", {db1});
     DataWriter::write(root / "day2/db", {db2});
-    return 12 * kMiB + 12 * kMiB + 10 * kMiB + 13 * kMiB + (16 * kMiB - 3 * 64 * kKiB);
+    DataWriter::write(root / "vm.img", {w.source("vm-a", 2 * kMiB, 7), w.zeros("zeros", 6 * kMiB),
+                                        w.source("vm-b", 2 * kMiB, 8)});
+    return 12 * kMiB + 12 * kMiB + 10 * kMiB + 13 * kMiB + (16 * kMiB - 3 * 64 * kKiB) + 6 * kMiB;
 }
 
 class DedupVolSpace : public LoopFsTest {
@@ -245,6 +254,44 @@ TEST_P(DedupVolSpace, BlocksAcrossExtentBoundariesConverge) {
     ASSERT_EQ(r.process.exit_code, 0) << describe(r);
     EXPECT_EQ(r.json["bytes_shared"], 3 * kMiB + 68 * kKiB);
     EXPECT_EQ(bytes_shared_with(path("data/a"), path("data/b")), 3 * kMiB + 68 * kKiB);
+    expect_same_tree(before, path("data"));
+    expect_converged(path("data"));
+}
+
+// Written all-zero blocks become holes (deduped from a hole): contents, mtime and ctime stay;
+// --keep-zeros leaves them allocated.
+TEST_P(DedupVolSpace, WrittenZerosBecomeHoles) {
+    DataWriter w = writer();
+    const fs::path head = w.source("head", kMiB, 1), zeros = w.zeros("zeros", 8 * kMiB);
+    DataWriter::write(path("data/disk.img"), {head, zeros, head});
+    DataWriter::write(path("data/tail-zeros"), {w.source("other", 3 * kMiB, 2), zeros, w.zeros("z100", 100)});
+    fs().sync();
+    const TreeState before = tree_state(path("data"));
+    auto allocated_in = [&](const fs::path& f, std::uint64_t from, std::uint64_t to) {
+        std::uint64_t n = 0;
+        for (const PhysExtent& e : fiemap_extents(f)) {
+            n += std::max(from, std::min(to, e.logical + e.length)) - std::max(from, std::min(to, e.logical));
+        }
+        return n;
+    };
+    ASSERT_EQ(allocated_in(path("data/disk.img"), kMiB, 9 * kMiB), 8 * kMiB);
+
+    const CliRun kept = run(path("data"), {"--keep-zeros"});
+    ASSERT_EQ(kept.process.exit_code, 0) << describe(kept);
+    EXPECT_EQ(kept.json["bytes_zero_holes"], 0);
+    EXPECT_EQ(allocated_in(path("data/disk.img"), kMiB, 9 * kMiB), 8 * kMiB);
+
+    const CliRun dry = run(path("data"), {"--dry-run"});
+    const std::uint64_t free_before = fs().free_bytes();
+    const CliRun r = run(path("data"));
+    ASSERT_EQ(r.process.exit_code, 0) << describe(r);
+    const std::uint64_t freed = fs().free_bytes() - free_before;
+    EXPECT_EQ(r.json["bytes_zero_holes"], 16 * kMiB + 100);
+    EXPECT_EQ(allocated_in(path("data/disk.img"), kMiB, 9 * kMiB), 0u);
+    EXPECT_EQ(allocated_in(path("data/tail-zeros"), 3 * kMiB, 11 * kMiB + 100), 0u);  // EOF block too
+    EXPECT_GE(freed, 16 * kMiB);
+    const auto expected = dry.json["bytes_freed_expected"].get<double>();
+    EXPECT_LE(std::fabs(expected - static_cast<double>(freed)), 0.05 * static_cast<double>(freed));
     expect_same_tree(before, path("data"));
     expect_converged(path("data"));
 }

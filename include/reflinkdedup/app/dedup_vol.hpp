@@ -25,6 +25,9 @@ struct DedupVolOptions {
     // btrfs bookend extents: move a partly shared extent's remainder to a new extent when that
     // writes at most this many bytes per byte it gives back (0: never move).
     double max_move_ratio = 2.0;
+    // Written all-zero blocks become holes (FIDEDUPERANGE from a hole; contents, mtime and ctime
+    // unchanged). False keeps them allocated.
+    bool zero_holes = true;
 };
 
 // A dry run's plan, one entry per destination file, in the order a real run takes them.
@@ -44,6 +47,7 @@ struct PlannedJob {
     std::uint64_t freed_bytes = 0;  // expected
     std::uint64_t held_bytes = 0;   // expected to stay allocated for read-only snapshots
     std::uint64_t move_bytes = 0;   // expected allocation of the moves
+    std::uint64_t hole_bytes = 0;   // written zeros to make holes of
     std::vector<PlannedShare> shares;
     std::vector<PlannedMove> moves;
 };
@@ -65,6 +69,7 @@ struct DedupVolReport {
     std::uint64_t bytes_held_by_snapshots = 0;  // btrfs: stays allocated, a read-only snapshot uses it
     std::uint64_t extents_moved = 0;        // btrfs: remainders moved so their old extent is freed
     std::uint64_t bytes_moved = 0;          // data written for that (dry run: expected allocation)
+    std::uint64_t bytes_zero_holes = 0;     // written zeros made holes (dry run: that would be)
     std::uint64_t bytes_read = 0;           // data read to warm the kernel's compare and to move
     std::int64_t bytes_freed = 0;           // free-space difference after commit
     bool time_budget_reached = false;       // --max-runtime: stopped between jobs, rest next run

@@ -4,8 +4,8 @@
 // of each range of the file onto its copy: the kernel compares, so a file that changed
 // meanwhile is left alone (DIFFERS), never overwritten.
 //
-// The copy is written through the filesystem (mount-option compression applies) and all-zero
-// blocks are left out (holes: deduping a hole onto zeros leaves the range unallocated,
+// The copy is written through the filesystem (mount-option compression applies); all-zero
+// blocks may be left out (holes: deduping a hole onto zeros leaves the range unallocated,
 // KERNEL-FACTS §11). The file has no name (O_TMPFILE; where unsupported, a hidden name
 // unlinked right after creation), so nothing is left behind, even after kill -9.
 #include <cstdint>
@@ -30,8 +30,9 @@ public:
         : fd_(std::move(fd)), ranges_(std::move(ranges)), written_(written), read_(read) {}
 
     [[nodiscard]] int fd() const noexcept { return fd_.get(); }
-    // In file order except that a range ending at the file's EOF comes last and ends at the
-    // copy's EOF (the kernel shares a partial last block only between two EOFs).
+    // One per piece; a piece ending in a partial block at the file's EOF comes last, copied on
+    // its own, and ends at the copy's EOF (the kernel shares a partial last block only between
+    // two EOFs).
     [[nodiscard]] std::span<const CopiedRange> ranges() const noexcept { return ranges_; }
     [[nodiscard]] std::uint64_t bytes_written() const noexcept { return written_; }  // zeros left out
     [[nodiscard]] std::uint64_t bytes_read() const noexcept { return read_; }
@@ -46,10 +47,14 @@ private:
 // An unnamed regular file in directory `dir` (O_TMPFILE, else created and unlinked at once).
 [[nodiscard]] UniqueFd open_scratch_file(const std::string& dir);
 
-// Copies `ranges` (normalized, within [0, file_size)) of `fd` into a scratch file in `dir`,
-// each at an offset aligned to `block_size`, and flushes it to disk. Throws SysError: with
-// err() ENOSPC or EDQUOT when the filesystem has no room for the copy.
-[[nodiscard]] RangeCopy copy_ranges(int fd, const std::string& path, std::span<const ByteRange> ranges,
-                                    std::uint64_t file_size, const std::string& dir, std::uint64_t block_size);
+// Copies what `pieces` (file ranges within [0, file_size), with their place in the old extent)
+// of `fd` hold into a scratch file in `dir` and flushes it to disk. Pieces that use the same
+// bytes of the extent get the same copy of them (an intra-file share stays one); each run of
+// extent bytes starts at an offset aligned to `block_size`. `sparse`: all-zero blocks are not
+// written (holes). Throws SysError: with err() ENOSPC or EDQUOT when the filesystem has no room
+// for the copy.
+[[nodiscard]] RangeCopy copy_pieces(int fd, const std::string& path, std::span<const MovePiece> pieces,
+                                    std::uint64_t file_size, const std::string& dir, std::uint64_t block_size,
+                                    bool sparse = true);
 
 }  // namespace rdd
