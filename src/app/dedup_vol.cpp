@@ -1,6 +1,7 @@
 #include "reflinkdedup/app/dedup_vol.hpp"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -141,6 +142,9 @@ DedupVolReport dedup_vol(const DedupVolOptions& opt, const ScanProgressCallback&
     jopt.holes = opt.zero_holes;
     jopt.fs_fd = root.get();
     jopt.fs_path = opt.scan.roots.front();
+    // Data still in the page cache has no extent yet (FIEMAP says "delalloc"): write it back,
+    // so that the plan, and a dry run's prediction, see where everything lies.
+    if (::syncfs(root.get()) != 0) throw_errno("syncfs", opt.scan.roots.front());
     plan = build_jobs(runs, files, cat, jopt, [&](catalog::FileId f, const std::string& why) { exec.skip(f, why); });
     runs = {};
     report.jobs = plan.jobs.size();

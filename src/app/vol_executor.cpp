@@ -239,7 +239,7 @@ void JobExecutor::make_holes(const VolJob& job) {
             std::uint64_t allocated = 0;  // what is still allocated there (verified, not assumed)
             const std::uint64_t begin = targets[i].offset, end = begin + call.length;
             for (const Extent& e : read_fiemap(f->fd.get(), begin, call.length, f->path)) {
-                if (!e.has_address() || e.unwritten) continue;
+                if (!e.has_address()) continue;
                 allocated += std::min(end, e.end()) - std::max(begin, e.logical);
             }
             report_.bytes_zero_holes += call.length - std::min(call.length, allocated);

@@ -110,8 +110,8 @@ public:
     }
 
 private:
-    // The parts of all-zero ranges that take space: in written extents (preallocated ones are
-    // left alone: someone asked for that space), known to the filesystem (not delalloc).
+    // The parts of all-zero ranges that take space: written zeros, and preallocated (unwritten)
+    // extents, which backups never need (XFS also leaves them behind sparse writes).
     static std::vector<ByteRange> allocated_zeros(std::span<const ByteRange> zeros, std::span<const Extent> extents,
                                                   std::uint64_t size) {
         std::vector<ByteRange> out;
@@ -121,7 +121,7 @@ private:
             while (e < extents.size() && extents[e].end() <= z.offset) ++e;
             for (std::size_t k = e; k < extents.size() && extents[k].logical < end; ++k) {
                 const Extent& x = extents[k];
-                if (!x.has_address() || x.unwritten) continue;
+                if (!x.has_address()) continue;
                 const std::uint64_t from = std::max(z.offset, x.logical), to = std::min(end, x.end());
                 if (from < to) out.push_back({from, to - from});
             }
@@ -157,6 +157,9 @@ private:
                        const std::vector<ByteRange>& remapped, VolJob& job) {
         const auto size = static_cast<std::uint64_t>(dst.st.st_size);
         std::vector<ExtentRef> refs = extent_refs(dst, row, dst_extents);
+        // The last item reaches past EOF to a whole block: that part holds no data to move.
+        for (ExtentRef& r : refs) r.length = std::min(r.file_offset + r.length, std::max(size, r.file_offset)) - r.file_offset;
+        std::erase_if(refs, [](const ExtentRef& r) { return r.length == 0; });
         ReleasePolicy policy = opt_.release;
         policy.block_size = files_.filesystem().block_size;
         if (plan_.extent_refs_unavailable) policy.moves = false;

@@ -39,8 +39,9 @@ on the same filesystem, written through it so compression applies; the file is t
 onto the copy, the kernel comparing the bytes), unless another file or a read-only snapshot
 also uses the old extent, or the copy would write more than --max-move-ratio bytes per byte
 it gives back. Reported: bytes shared (checked with FIEMAP), bytes freed (free space after
-sync), and on btrfs the bytes read-only snapshots keep allocated. Written all-zero blocks
-become holes (deduped from a hole; --keep-zeros leaves them). --dry-run prints the plan and
+sync), and on btrfs the bytes read-only snapshots keep allocated. All-zero blocks that take
+space (written zeros, preallocated extents) become holes, deduped from a hole (--keep-zeros
+leaves them). --dry-run prints the plan and
 the space it expects to free, reading the extent layout only.
 
 Time: with --max-runtime, files that free the most go first and the run stops between files
@@ -160,7 +161,7 @@ int run_dedup_vol(const std::vector<std::string>& args) {
         ("lock", po::value(&lock_name)->default_value("lease"), "lease, immutable or none (see dedup-files --help)")
         ("state-dir", po::value(&state_dir), "where --lock=immutable journals flags (default /var/lib/reflinkdedup)")
         ("max-runtime", po::value(&max_runtime), "time budget (e.g. 30m, 2h): files with the largest savings go first, the run stops between files once it is spent, the next run goes on")
-        ("keep-zeros", po::bool_switch(&keep_zeros), "leave written all-zero blocks allocated (default: they become holes)")
+        ("keep-zeros", po::bool_switch(&keep_zeros), "leave all-zero blocks allocated (default: written zeros and preallocated extents become holes)")
         ("max-move-ratio", po::value(&max_move_ratio)->default_value(max_move_ratio),
          "btrfs: move a partly shared extent's rest only if that writes at most this many bytes per byte freed (0: never)")
         ("json", po::bool_switch(&json), "print one JSON object instead of the summary");

@@ -188,7 +188,7 @@ std::uint64_t blocks_released(std::span<const Extent> extents, std::span<const B
         while (e < extents.size() && extents[e].end() <= begin) ++e;
         for (std::size_t k = e; k < extents.size() && extents[k].logical < end; ++k) {
             const Extent& x = extents[k];
-            if (x.shared || !x.has_address() || x.unwritten) continue;
+            if (x.shared || !x.has_address()) continue;  // unwritten (preallocated) space counts
             total += std::min(end, x.end()) - std::max(begin, x.logical);
         }
     }

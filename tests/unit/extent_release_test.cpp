@@ -317,7 +317,9 @@ TEST(BlocksReleased, CountsUnsharedAllocatedBlocks) {
     // [0, 32 KiB): 8 unshared + 8 shared + a 8 KiB hole + 8 unshared.
     EXPECT_EQ(blocks_released(e, std::vector<ByteRange>{{0, 32 * kB}}, kB), 16 * kB);
     EXPECT_EQ(blocks_released(e, std::vector<ByteRange>{{kB, kB}, {26 * kB, 1000}}, kB), 2 * kB);  // EOF block whole
-    e[2].unwritten = true;
+    e[2].unwritten = true;  // preallocated: allocated all the same
+    EXPECT_EQ(blocks_released(e, std::vector<ByteRange>{{0, 32 * kB}}, kB), 16 * kB);
+    e[2].unknown = true;  // delalloc: no address known
     EXPECT_EQ(blocks_released(e, std::vector<ByteRange>{{0, 32 * kB}}, kB), 8 * kB);
 }
 

@@ -25,8 +25,8 @@ struct DedupVolOptions {
     // btrfs bookend extents: move a partly shared extent's remainder to a new extent when that
     // writes at most this many bytes per byte it gives back (0: never move).
     double max_move_ratio = 2.0;
-    // Written all-zero blocks become holes (FIDEDUPERANGE from a hole; contents, mtime and ctime
-    // unchanged). False keeps them allocated.
+    // All-zero blocks that take space (written zeros, preallocated extents) become holes
+    // (FIDEDUPERANGE from a hole; contents, mtime and ctime unchanged). False keeps them.
     bool zero_holes = true;
 };
 

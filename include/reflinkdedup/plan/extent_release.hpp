@@ -110,7 +110,8 @@ struct ExtentRelease {
                                                              const ReleasePolicy& policy);
 
 // XFS: bytes freed by remapping `remapped` (normalized) of a file with these FIEMAP extents:
-// whole allocation blocks (a partial block at EOF counts whole) of extents not reported shared.
+// whole allocation blocks (a partial block at EOF counts whole) of extents not reported shared,
+// preallocated (unwritten) ones included.
 [[nodiscard]] std::uint64_t blocks_released(std::span<const Extent> extents,
                                             std::span<const ByteRange> remapped,
                                             std::uint64_t block_size);
