@@ -148,6 +148,7 @@ DedupVolReport dedup_vol(const DedupVolOptions& opt, const ScanProgressCallback&
     plan = build_jobs(runs, files, cat, jopt, [&](catalog::FileId f, const std::string& why) { exec.skip(f, why); });
     runs = {};
     report.jobs = plan.jobs.size();
+    report.files_inline = files.inline_files();
     report.bytes_already_shared = plan.bytes_already_shared;
     for (const VolJob& j : plan.jobs) {
         report.bytes_freed_expected += j.freed_bytes;

@@ -5,6 +5,7 @@
 
 #include "reflinkdedup/app/file_set.hpp"
 #include "reflinkdedup/btrfs/subvolume.hpp"
+#include "reflinkdedup/fs/fiemap.hpp"
 
 namespace rdd {
 
@@ -39,7 +40,19 @@ const catalog::FileRow* FileAccess::row(catalog::FileId id) {
 
 bool FileAccess::shareable(catalog::FileId id) {
     const catalog::FileRow* r = row(id);
-    return r != nullptr && r->state == catalog::FileState::hashed;
+    if (r == nullptr || r->state != catalog::FileState::hashed) return false;
+    // Only small btrfs files can be inline (max_inline <= 2 block sizes); asked once each.
+    if (fs_.type != FsType::Btrfs || r->size > 2 * std::uint64_t{fs_.block_size}) return true;
+    auto [it, added] = inline_.try_emplace(id, false);
+    if (added) {
+        const OpenedFile f = open_regular_file(path_of(*r));
+        if (!f.problem) {
+            const auto ext = read_fiemap(f.fd.get(), 0, 1, f.path);
+            it->second = !ext.empty() && ext.front().inline_data;
+            if (it->second) ++inline_count_;
+        }
+    }
+    return !it->second;
 }
 
 bool FileAccess::may_modify(catalog::FileId id) {

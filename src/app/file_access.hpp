@@ -21,8 +21,11 @@ public:
     FileAccess(const catalog::Catalog& cat, const FilesystemInfo& fs, bool modify_read_only_snapshots = false);
 
     [[nodiscard]] const catalog::FileRow* row(catalog::FileId id);
-    // Hashed as shareable (not NOCOW, not failed): may take part at all.
+    // Hashed as shareable (not NOCOW, not failed) and not btrfs inline data (stored in metadata:
+    // the kernel says SAME and shares nothing): may take part at all.
     [[nodiscard]] bool shareable(catalog::FileId id);
+    // Files found to be btrfs inline data so far (they are left out, not skipped).
+    [[nodiscard]] std::uint64_t inline_files() const noexcept { return inline_count_; }
     // Shareable and not in a read-only snapshot: may be a destination.
     [[nodiscard]] bool may_modify(catalog::FileId id);
     [[nodiscard]] std::string path_of(const catalog::FileRow& r) const;
@@ -52,6 +55,8 @@ private:
     std::map<catalog::FileId, std::optional<catalog::FileRow>> rows_;
     std::map<catalog::FileId, std::unique_ptr<OpenedFile>> open_;
     std::set<catalog::FileId> checked_;  // found as catalogued earlier in this run
+    std::map<catalog::FileId, bool> inline_;  // small btrfs files looked at: inline or not
+    std::uint64_t inline_count_ = 0;
 };
 
 }  // namespace rdd

@@ -100,6 +100,7 @@ nlohmann::json to_json(const DedupVolReport& r) {
     j["bytes_freed"] = r.bytes_freed;
     j["time_budget_reached"] = r.time_budget_reached;
     if (!r.plan.empty()) j["plan"] = plan_json(r.plan);
+    j["files_inline"] = r.files_inline;
     j["skipped_count"] = r.skipped_count;
     j["skipped"] = skipped_json(r.skipped);
     j["interrupted"] = r.interrupted;
@@ -141,6 +142,9 @@ void print_text(std::ostream& out, const DedupVolReport& r, bool dry_run) {
     if (r.bytes_held_by_snapshots > 0) {
         out << "  held            " << iec_bytes(r.bytes_held_by_snapshots)
             << " stays allocated: read-only snapshots use it\n";
+    }
+    if (r.files_inline > 0) {
+        out << "  inline          " << r.files_inline << " small btrfs files kept in metadata: nothing to share\n";
     }
     for (const SkippedFile& s : r.skipped) out << "  skipped    " << s.path << ": " << s.reason << "\n";
     if (r.skipped_count > r.skipped.size()) out << "  ... and " << r.skipped_count - r.skipped.size() << " more\n";

@@ -154,6 +154,24 @@ TEST_P(DedupVol, ImmutableLockReopensAKeeperItFroze) {
     EXPECT_EQ(sha256_file(files[79]), sum);
 }
 
+// Small identical files: XFS shares them; btrfs keeps them inline in metadata, where nothing
+// can be shared: left out and counted, not "skipped" (a nightly run would never exit 0).
+TEST_P(DedupVol, SmallInlineFilesAreLeftOutNotSkipped) {
+    write_random_file(path("small-a"), 1000, 9);
+    copy(path("small-a"), path("small-b"));
+    fs().sync();
+    const CliRun r = run(fs().mount_point());
+    ASSERT_EQ(r.process.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.json["skipped_count"], 0);
+    if (GetParam() == FsKind::Btrfs) {
+        EXPECT_EQ(r.json["files_inline"], 2);
+        EXPECT_EQ(r.json["dedupe_calls"], 0);
+    } else {
+        EXPECT_EQ(r.json["files_inline"], 0);
+        EXPECT_EQ(bytes_shared_with(path("small-a"), path("small-b")), 1000u);
+    }
+}
+
 RDD_INSTANTIATE_FOR_EACH_FS_KIND(DedupVol);
 
 // Read-only snapshots (btrfs): their files serve as sources; no extent of theirs ever moves.

@@ -75,6 +75,7 @@ struct DedupVolReport {
     bool time_budget_reached = false;       // --max-runtime: stopped between jobs, rest next run
     std::uint64_t jobs_left = 0;
     std::vector<PlannedJob> plan;           // dry run only
+    std::uint64_t files_inline = 0;         // btrfs inline files among the duplicates: nothing to share
     std::vector<SkippedFile> skipped;       // first 100 files left alone, with why
     std::uint64_t skipped_count = 0;
     bool interrupted = false;
