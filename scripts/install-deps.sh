@@ -9,7 +9,7 @@ packages=(
   libbtrfsutil-dev liburing-dev libsqlite3-dev libxxhash-dev nlohmann-json3-dev
   libboost-program-options-dev libgtest-dev
   btrfs-progs xfsprogs xfslibs-dev
-  util-linux e2fsprogs coreutils attr
+  util-linux e2fsprogs coreutils attr rsync
 )
 
 missing=()
