@@ -66,11 +66,12 @@ Catalog Catalog::open_writer(const std::filesystem::path& path, const OpenOption
     const std::string db = path.string();
     if (db.empty()) throw CatalogError(db, "empty catalog path");
     if (options.block_size != 0) validate_block_size(db, options.block_size);
+    if (options.new_block_size != 0) validate_block_size(db, options.new_block_size);
 
     detail::ensure_private_dir(path.parent_path());
     // Taken before the file is touched: creation and migration happen under it.
     WriterLock lock = WriterLock::acquire(WriterLock::lock_path_for(db), options.lock_timeout);
-    if (options.block_size == 0 && !std::filesystem::exists(path)) {
+    if (options.block_size == 0 && options.new_block_size == 0 && !std::filesystem::exists(path)) {
         throw CatalogError(db, "no catalog here, and creating one needs a block size");
     }
     detail::ensure_private_file(db);
@@ -85,6 +86,7 @@ Catalog Catalog::open_writer(const std::filesystem::path& path, const OpenOption
     const auto stored = meta_int(conn, "block_size");
     std::uint32_t block_size = options.block_size;
     if (!stored) {
+        if (block_size == 0) block_size = options.new_block_size;
         if (block_size == 0) throw CatalogError(db, "catalog has no block size and none was given");
         set_meta(conn, "block_size", block_size);
     } else if (block_size == 0 || static_cast<std::uint32_t>(*stored) == block_size) {

@@ -166,7 +166,8 @@ ScanReport scan_volumes(const ScanOptions& opt, const ScanProgressCallback& prog
     copt.block_size = opt.block_size;
     copt.reset_on_block_size_change = opt.reset_on_block_size_change;
     copt.lock_timeout = opt.wait;
-    if (!fs::exists(report.catalog_path) && copt.block_size == 0) copt.block_size = kDefaultScanBlockSize;
+    // Not only for a missing catalog: one whose creation was killed has no block size either.
+    if (copt.block_size == 0) copt.new_block_size = kDefaultScanBlockSize;
     catalog::Catalog cat = catalog::Catalog::open_writer(report.catalog_path, copt);
     report.block_size = cat.block_size();
     if (btrfs_fs && !opt.walk) report.subvolumes_deleted = forget_deleted_subvolumes(cat, fs_fd.get(), opt.roots.front());

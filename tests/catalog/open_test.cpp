@@ -102,6 +102,25 @@ TEST(CatalogOpen, NewCatalogNeedsABlockSize) {
     EXPECT_THROW((void)Catalog::open_reader(tmp.path() / "missing.sqlite"), CatalogError);
 }
 
+// A first scan killed after the schema was made but before the block size was stored: the
+// next open that names a block size for new catalogs adopts it (a scan-vol must not exit 5).
+TEST(CatalogOpen, InterruptedCreationGetsTheNewBlockSize) {
+    TempDir tmp;
+    const auto db = tmp.path() / "c.sqlite";
+    {
+        const Connection conn(db.string(), Connection::Mode::read_write);
+        (void)migrate(conn, migration_steps());
+    }
+    EXPECT_THROW((void)Catalog::open_writer(db, OpenOptions{}), CatalogError);
+    OpenOptions opt;
+    opt.new_block_size = 8192;
+    EXPECT_EQ(Catalog::open_writer(db, opt).block_size(), 8192U);
+    EXPECT_EQ(Catalog::open_writer(db, OpenOptions{}).block_size(), 8192U);
+    opt.new_block_size = 4096;  // only for a catalog that has none
+    EXPECT_EQ(Catalog::open_writer(db, opt).block_size(), 8192U);
+    EXPECT_EQ(Catalog::open_writer(tmp.path() / "new.sqlite", opt).block_size(), 4096U);
+}
+
 TEST(CatalogOpen, SchemaTooNewIsRefusedAndLeftAlone) {
     TempDir tmp;
     const auto db = tmp.path() / "c.sqlite";

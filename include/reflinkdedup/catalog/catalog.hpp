@@ -25,6 +25,9 @@ inline constexpr std::string_view kDigestAlgorithm = "xxh3-128";
 struct OpenOptions {
     // Block size of the digests. 0 = take the catalog's (creating a catalog needs one).
     std::uint32_t block_size = 0;
+    // With block_size 0: the block size of a catalog that has none yet, a new one or one whose
+    // creation was interrupted (a killed first scan leaves the schema without it). 0 = none.
+    std::uint32_t new_block_size = 0;
     // On a block size mismatch, drop all file/block data and adopt block_size instead of
     // throwing BlockSizeMismatchError.
     bool reset_on_block_size_change = false;
