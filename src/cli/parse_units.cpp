@@ -36,13 +36,17 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     const auto nu = number_and_unit(text);
     if (!nu) return std::nullopt;
-    const auto n = static_cast<std::int64_t>(nu->first);
     const std::string_view u = nu->second;
-    if (u == "ms") return std::chrono::milliseconds(n);
-    if (u.empty() || u == "s") return std::chrono::seconds(n);
-    if (u == "m" || u == "min") return std::chrono::minutes(n);
-    if (u == "h") return std::chrono::hours(n);
-    return std::nullopt;
+    std::uint64_t ms_per_unit = 0;
+    if (u == "ms") ms_per_unit = 1;
+    else if (u.empty() || u == "s") ms_per_unit = 1000;
+    else if (u == "m" || u == "min") ms_per_unit = 60'000;
+    else if (u == "h") ms_per_unit = 3'600'000;
+    else return std::nullopt;
+    // More would overflow the signed millisecond count (UB; a huge --wait came out negative).
+    constexpr auto kMaxMs = static_cast<std::uint64_t>(std::chrono::milliseconds::max().count());
+    if (nu->first > kMaxMs / ms_per_unit) return std::nullopt;
+    return std::chrono::milliseconds(static_cast<std::int64_t>(nu->first * ms_per_unit));
 }
 
 }  // namespace rdd::cli
