@@ -33,9 +33,13 @@ std::vector<ExtentReference> parse_logical_ino(std::span<const std::byte> contai
     missing = load<std::uint32_t>(container, offsetof(btrfs_data_container, bytes_missing));
     const auto count = load<std::uint32_t>(container, offsetof(btrfs_data_container, elem_cnt));
     if (count % 3 != 0) throw std::runtime_error("LOGICAL_INO: element count is not a multiple of 3");
+    const std::size_t base = offsetof(btrfs_data_container, val);
+    // Checked before reserve(), which a garbage count would make ask for up to 32 GiB.
+    if (container.size() < base || count > (container.size() - base) / sizeof(std::uint64_t)) {
+        throw std::runtime_error("LOGICAL_INO: result runs past its buffer");
+    }
     std::vector<ExtentReference> out;
     out.reserve(count / 3);
-    const std::size_t base = offsetof(btrfs_data_container, val);
     for (std::size_t i = 0; i < count; i += 3) {
         const std::size_t at = base + i * sizeof(std::uint64_t);
         out.push_back({load<std::uint64_t>(container, at), load<std::uint64_t>(container, at + 8),

@@ -47,6 +47,9 @@ TEST(ExtentOwners, CountsThatRunPastTheBufferAreRejected) {
     EXPECT_THROW((void)parse_logical_ino(std::as_bytes(std::span(odd)), missing), std::runtime_error);
     const std::byte tiny[4]{};
     EXPECT_THROW((void)parse_logical_ino(tiny, missing), std::runtime_error);
+    // Found by fuzz_logical_ino: a huge count was reserved before it was checked.
+    const auto huge = container({}, 0, 0xfffffffc);
+    EXPECT_THROW((void)parse_logical_ino(std::as_bytes(std::span(huge)), missing), std::runtime_error);
 }
 
 TEST(ExtentOwners, ClassifiesOtherFilesAndReadOnlySnapshots) {
