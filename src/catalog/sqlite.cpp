@@ -8,14 +8,22 @@
 #include <utility>
 
 #include "reflinkdedup/catalog/errors.hpp"
+#include "reflinkdedup/util/sys_error.hpp"
 
 namespace rdd::catalog {
 
 namespace {
 
-[[noreturn]] void throw_for(int rc, const std::string& path, std::string_view operation, const char* text) {
+// `db` (may be null) supplies the errno behind an I/O error: SQLite's own text says "disk I/O
+// error" or "unable to open database file" whether the disk is full, read-only or failing.
+[[noreturn]] void throw_for(int rc, const std::string& path, std::string_view operation, const char* text,
+                            sqlite3* db) {
     std::string message = std::string(operation) + ": " + (text ? text : sqlite3_errstr(rc));
     const int primary = rc & 0xff;
+    const int err = db != nullptr ? sqlite3_system_errno(db) : 0;
+    if (err != 0 && (primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN || primary == SQLITE_FULL)) {
+        message += " (" + errno_text(err) + ")";
+    }
     if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT) {
         throw CorruptCatalogError(path, message + " (the catalog is damaged or not a catalog)", rc);
     }
@@ -42,7 +50,7 @@ struct ConnectionState {
     }
 
     [[noreturn]] void fail(int rc, std::string_view operation) const {
-        throw_for(rc, path, operation, db ? sqlite3_errmsg(db) : nullptr);
+        throw_for(rc, path, operation, db ? sqlite3_errmsg(db) : nullptr, db);
     }
 };
 
@@ -56,7 +64,7 @@ Connection::Connection(const std::string& path, Mode mode) : state_(std::make_un
     if (rc != SQLITE_OK) {
         // A handle is returned even on failure (except out of memory); it carries the text.
         const std::string text = state_->db ? sqlite3_errmsg(state_->db) : sqlite3_errstr(rc);
-        throw_for(rc, path, "open", text.c_str());
+        throw_for(rc, path, "open", text.c_str(), state_->db);
     }
     sqlite3_extended_result_codes(state_->db, 1);
 }
@@ -79,7 +87,7 @@ void Connection::exec(std::string_view sql) const {
     if (rc != SQLITE_OK) {
         const std::string message = error ? error : sqlite3_errstr(rc);
         sqlite3_free(error);
-        throw_for(rc, path(), text, message.c_str());
+        throw_for(rc, path(), text, message.c_str(), handle());
     }
 }
 
@@ -106,7 +114,7 @@ std::string Connection::query_text(std::string_view sql) const {
 std::int64_t Connection::changes() const noexcept { return sqlite3_changes64(handle()); }
 
 void Connection::fail(int rc, std::string_view operation) const {
-    throw_for(rc, path(), operation, handle() ? sqlite3_errmsg(handle()) : nullptr);
+    throw_for(rc, path(), operation, handle() ? sqlite3_errmsg(handle()) : nullptr, handle());
 }
 
 CachedStatement::~CachedStatement() {
@@ -171,7 +179,7 @@ bool Statement::step() {
     const std::string sql = sqlite3_sql(stmt_) ? sqlite3_sql(stmt_) : "";
     const std::string text = sqlite3_errmsg(conn_->db);
     sqlite3_reset(stmt_);
-    throw_for(rc, conn_->path, sql, text.c_str());
+    throw_for(rc, conn_->path, sql, text.c_str(), conn_->db);
 }
 
 void Statement::run() {
