@@ -1,6 +1,8 @@
 #include "reflinkdedup/catalog/sqlite.hpp"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <memory>
 #include <string>
@@ -28,6 +30,31 @@ namespace {
         throw CorruptCatalogError(path, message + " (the catalog is damaged or not a catalog)", rc);
     }
     throw CatalogError(path, message, rc);
+}
+
+// A WAL database needs its -shm file even to be read, and on a read-only filesystem where it
+// does not exist (a clean close removes it) SQLite cannot create it: every statement failed
+// with "unable to open database file". Nothing writes the file through a read-only mount and,
+// with no -wal, every committed page is in the main file: it is read as immutable instead.
+bool read_only_fs_without_wal(const std::string& path) {
+    struct statvfs vfs {};
+    if (::statvfs(path.c_str(), &vfs) != 0 || (vfs.f_flag & ST_RDONLY) == 0) return false;
+    struct stat st {};
+    return ::stat((path + "-wal").c_str(), &st) != 0 && ::stat((path + "-shm").c_str(), &st) != 0;
+}
+
+std::string immutable_uri(const std::string& path) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string uri = path.starts_with('/') ? "file://" : "file:";
+    for (const char c : path) {
+        if (c == '%' || c == '?' || c == '#') {
+            const auto b = static_cast<unsigned char>(c);
+            uri += {'%', kHex[b >> 4], kHex[b & 15]};
+        } else {
+            uri += c;
+        }
+    }
+    return uri + "?immutable=1";
 }
 
 }  // namespace
@@ -58,9 +85,11 @@ Connection::Connection() noexcept = default;
 
 Connection::Connection(const std::string& path, Mode mode) : state_(std::make_unique<ConnectionState>()) {
     state_->path = path;
-    const int flags = (mode == Mode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                      SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-    const int rc = sqlite3_open_v2(path.c_str(), &state_->db, flags, nullptr);
+    int flags = (mode == Mode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    const bool immutable = mode == Mode::read_only && read_only_fs_without_wal(path);
+    if (immutable) flags |= SQLITE_OPEN_URI;
+    const int rc = sqlite3_open_v2(immutable ? immutable_uri(path).c_str() : path.c_str(), &state_->db, flags, nullptr);
     if (rc != SQLITE_OK) {
         // A handle is returned even on failure (except out of memory); it carries the text.
         const std::string text = state_->db ? sqlite3_errmsg(state_->db) : sqlite3_errstr(rc);
