@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <limits>
@@ -187,6 +188,15 @@ ScanReport scan_volumes(const ScanOptions& opt, const ScanProgressCallback& prog
             continue;
         }
         const UniqueFd root_fd(::open(target.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!root_fd && errno == ENOENT) {
+            // Listed at the start, gone now (a snapshot rotated away meanwhile): that volume
+            // only, like a file that vanishes; the next run forgets it.
+            result.mode = "skipped";
+            ++report.error_count;
+            if (report.errors.size() < 100) report.errors.push_back(target.path + ": vanished during the scan");  // as CatalogSink's
+            report.volumes.push_back(std::move(result));
+            continue;
+        }
         if (!root_fd) throw_errno("open directory", target.path);
         std::uint64_t subvol = 0, generation = 0;
         bool subvol_root = false;
