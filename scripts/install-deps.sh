@@ -6,6 +6,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake make pkg-config git
+  clang libclang-rt-14-dev  # the fuzz targets: clang with its libFuzzer runtime
   libbtrfsutil-dev liburing-dev libsqlite3-dev libxxhash-dev nlohmann-json3-dev
   libboost-program-options-dev libgtest-dev
   btrfs-progs xfsprogs xfslibs-dev
