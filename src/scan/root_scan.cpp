@@ -40,6 +40,19 @@ const char* skip_reason(WalkSkipKind k) {
     return "other";
 }
 
+constexpr std::size_t kMaxErrorsListed = 100;  // as CatalogSink's
+
+// A file or directory that is there but cannot be opened (no permission, an I/O error) is an
+// error, not a skip: it is listed and the exit status says some files could not be read.
+bool unreadable_errno(int err) { return err == EACCES || err == EPERM || err == EIO; }
+
+void record_unreadable(ScanReport& report, std::string_view rel, int err) {
+    ++report.error_count;
+    if (report.errors.size() < kMaxErrorsListed) {
+        report.errors.push_back((rel.empty() ? std::string(".") : std::string(rel)) + ": " + errno_text(err));
+    }
+}
+
 constexpr int kOpenFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
 
 UniqueFd open_walked(const WalkedFile& f) {
@@ -80,8 +93,12 @@ bool RootScan::walk(const std::string& root, catalog::VolumeId volume, std::uint
     subvol_ = subvol;
     WalkCallbacks cb;
     cb.file = [&](const WalkedFile& f) { visit(f); };
-    cb.skipped = [&](std::string_view, WalkSkipKind k, int) {
-        if (k != WalkSkipKind::Symlink) ++report_.skipped[skip_reason(k)];
+    cb.skipped = [&](std::string_view rel, WalkSkipKind k, int err) {
+        if (k == WalkSkipKind::Unreadable) {
+            record_unreadable(report_, rel, err);
+        } else if (k != WalkSkipKind::Symlink) {
+            ++report_.skipped[skip_reason(k)];
+        }
     };
     cb.excluded = [&](std::string_view rel) { return filter_.excluded(rel); };
     cb.stop = [&] { return stop(); };
@@ -99,6 +116,7 @@ void RootScan::visit(const WalkedFile& f) {
         return;
     }
     UniqueFd fd = open_walked(f);
+    if (!fd && unreadable_errno(errno)) return record_unreadable(report_, f.relative, errno);
     struct stat st {};
     if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_ino != f.st.st_ino || !S_ISREG(st.st_mode)) {
         ++report_.skipped["vanished during the scan"];
@@ -219,6 +237,7 @@ void RootScan::visit_changed_inode(int root_fd, const std::string& root, std::ui
     // generation). By name, without following symlinks, where handles are not allowed.
     UniqueFd fd = btrfs::open_inode(root_fd, {subvol_, ino, static_cast<std::uint32_t>(generation)});
     if (!fd && (errno == EPERM || errno == EOPNOTSUPP)) fd = open_beneath(root_fd, *name);
+    if (!fd && unreadable_errno(errno)) return record_unreadable(report_, *name, errno);
     struct stat st {};
     if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_ino != ino || !S_ISREG(st.st_mode)) {
         ++report_.skipped["vanished during the scan"];
