@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cerrno>
 
 #include "reflinkdedup/util/sys_error.hpp"
@@ -24,12 +25,31 @@ std::string type_problem(mode_t mode) {
     return "not a regular file";
 }
 
-int open_noatime_first(const std::string& path) {
+int open_noatime_first(int dir_fd, const std::string& name) {
     constexpr int base = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-    int fd = ::open(path.c_str(), base | O_NOATIME);
+    int fd = ::openat(dir_fd, name.c_str(), base | O_NOATIME);
     // O_NOATIME needs ownership or CAP_FOWNER; fall back to a plain read-only open.
-    if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), base);
+    if (fd < 0 && errno == EPERM) fd = ::openat(dir_fd, name.c_str(), base);
     return fd;
+}
+
+// A path of PATH_MAX bytes or more (a deep tree: the walk reaches such files through
+// directory descriptors) is refused by every system call with ENAMETOOLONG. Its parent is
+// opened a component at a time (following symlinks there, as open(2) would); `name` gets
+// the last component.
+UniqueFd open_parent_of_long_path(const std::string& path, std::string& name) {
+    const std::size_t slash = path.rfind('/');
+    name = path.substr(slash + 1);
+    UniqueFd dir(::open(path.front() == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    for (std::size_t pos = 0; dir && pos < slash;) {
+        const std::size_t end = path.find('/', pos);  // <= slash
+        if (end > pos) {
+            const std::string component = path.substr(pos, end - pos);
+            dir = UniqueFd(::openat(dir.get(), component.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        }
+        pos = end + 1;
+    }
+    return dir;
 }
 
 }  // namespace
@@ -37,8 +57,18 @@ int open_noatime_first(const std::string& path) {
 OpenedFile open_regular_file(const std::string& path) {
     OpenedFile f;
     f.path = path;
+    UniqueFd parent;
+    std::string name = path;
+    if (path.size() >= PATH_MAX && path.find('/') != std::string::npos) {
+        parent = open_parent_of_long_path(path, name);
+        if (!parent) {
+            f.problem = errno == ENOENT ? std::string("no such file") : errno_text(errno);
+            return f;
+        }
+    }
+    const int dir_fd = parent ? parent.get() : AT_FDCWD;
     struct stat lst {};
-    if (::lstat(path.c_str(), &lst) != 0) {
+    if (::fstatat(dir_fd, name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) != 0) {
         f.problem = errno == ENOENT ? std::string("no such file") : errno_text(errno);
         return f;
     }
@@ -46,7 +76,7 @@ OpenedFile open_regular_file(const std::string& path) {
         f.problem = type_problem(lst.st_mode);
         return f;
     }
-    UniqueFd fd(open_noatime_first(path));
+    UniqueFd fd(open_noatime_first(dir_fd, name));
     if (!fd) {
         f.problem = errno == ELOOP ? type_problem(S_IFLNK) : errno_text(errno);
         return f;
