@@ -32,7 +32,7 @@ void print_text(std::ostream& out, const DedupFilesReport& r) {
     if (r.interrupted) out << "  interrupted: stopped after the current call\n";
     if (!r.skipped.empty()) {
         out << "  skipped " << r.skipped.size() << (r.skipped.size() == 1 ? " file:\n" : " files:\n");
-        for (const SkippedFile& s : r.skipped) out << "    " << s.path << ": " << s.reason << "\n";
+        for (const SkippedFile& s : r.skipped) out << "    " << printable(s.path) << ": " << printable(s.reason) << "\n";
     }
 }
 

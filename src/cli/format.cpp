@@ -19,6 +19,30 @@ std::string iec_bytes(std::uint64_t bytes) {
     return buf;
 }
 
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '\\') {
+            out += "\\\\";
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (u < 0x20 || u == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(u));
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
 std::string iec_bytes(std::int64_t bytes) {
     if (bytes >= 0) return iec_bytes(static_cast<std::uint64_t>(bytes));
     return "-" + iec_bytes(static_cast<std::uint64_t>(-(bytes + 1)) + 1);

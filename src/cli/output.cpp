@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "format.hpp"
+
 namespace rdd::cli {
 
 namespace {
@@ -32,14 +34,10 @@ void log_line(ops::Priority p, std::string_view text) {
     const bool chatty = p == ops::Priority::notice || p == ops::Priority::info;
     if (g_mode.verbosity == Verbosity::quiet && (chatty || p == ops::Priority::debug)) return;
     if (p == ops::Priority::debug && g_mode.verbosity != Verbosity::verbose) return;
-    // Every line of a message gets the prefix: the journal judges each line by itself.
+    // One message, one line: a file name with a newline in it is escaped (printable()), so
+    // readers of stderr and the journal, which judges each line by itself, see it whole.
     const std::string prefix = g_mode.journal ? ops::priority_prefix(p) : std::string();
-    std::string line = prefix + "reflinkdedup: ";
-    for (const char c : text) {
-        line += c;
-        if (c == '\n') line += prefix;
-    }
-    line += '\n';
+    const std::string line = prefix + "reflinkdedup: " + printable(text) + '\n';
     // One write per line: lines of concurrent writers (and the journal's record boundaries)
     // stay whole.
     std::fflush(stderr);

@@ -133,10 +133,10 @@ void print_scan_text(std::ostream& out, const ScanReport& r) {
         << iec_bytes(r.bytes_read) << " read, " << iec_bytes(r.bytes_reused) << " kept, " << r.engine << ")\n"
         << "  unchanged  " << r.files_unchanged << " files (not read)\n"
         << "  removed    " << r.files_deleted << " files that are gone\n"
-        << "  catalog    " << r.catalog_path << ", " << iec_bytes(r.catalog_bytes) << ", "
+        << "  catalog    " << printable(r.catalog_path) << ", " << iec_bytes(r.catalog_bytes) << ", "
         << iec_bytes(std::uint64_t{r.block_size}) << " blocks\n";
     for (const VolumeScanResult& v : r.volumes) {
-        out << "  volume     " << v.path << (v.read_only ? " (read-only)" : "") << ": " << v.mode;
+        out << "  volume     " << printable(v.path) << (v.read_only ? " (read-only)" : "") << ": " << v.mode;
         if (v.mode == "incremental") {
             out << " since generation " << v.since_generation << ", " << v.inodes_changed << " changed files"
                 << (v.deletions_reconciled ? ", deletions checked" : "");
@@ -144,7 +144,7 @@ void print_scan_text(std::ostream& out, const ScanReport& r) {
         out << "\n";
     }
     for (const auto& [reason, n] : r.skipped) out << "  skipped    " << n << " " << reason << "\n";
-    for (const auto& e : r.errors) out << "  error      " << e << "\n";
+    for (const auto& e : r.errors) out << "  error      " << printable(e) << "\n";
     if (r.error_count > r.errors.size()) out << "  ... and " << r.error_count - r.errors.size() << " more errors\n";
 }
 
