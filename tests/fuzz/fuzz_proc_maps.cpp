@@ -18,7 +18,10 @@ std::string print(const MapsEntry& e) {
                   e.start, e.end, e.read ? 'r' : '-', e.write ? 'w' : '-', e.exec ? 'x' : '-',
                   e.shared ? 's' : 'p', e.offset, e.dev_major, e.dev_minor, e.inode);
     std::string line = std::string(head) + std::string(26, ' ');
-    for (const char c : e.path) line += c == '\n' ? std::string("\\012") : std::string(1, c);
+    for (const char c : e.path) {
+        if (c == '\n') line += "\\012";
+        else line += c;
+    }
     if (e.deleted) line += " (deleted)";
     return line;
 }
