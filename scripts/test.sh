@@ -8,6 +8,7 @@
 #
 # RDD_SUITES picks suites (comma-separated; default release,asan,fuzz,tsan), e.g.
 #   RDD_SUITES=fuzz,tsan ./scripts/test.sh
+# RDD_FUZZ_SECONDS: how long each fuzz target runs (default 10; scripts/soak.sh runs long).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,7 +58,8 @@ if wanted asan; then
 fi
 if wanted fuzz; then
   run_suite "fuzz" build-fuzz rdd_fuzz "-L fuzz" \
-    -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DRDD_FUZZ=ON || status=1
+    -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DRDD_FUZZ=ON \
+    -DRDD_FUZZ_SECONDS="${RDD_FUZZ_SECONDS:-10}" || status=1
 fi
 if wanted tsan; then
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
