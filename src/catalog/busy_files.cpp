@@ -2,18 +2,12 @@
 
 #include <set>
 
+#include "catalog_internal.hpp"
 #include "reflinkdedup/catalog/errors.hpp"
 
 namespace rdd::catalog {
 
-namespace {
-
-const Connection& writer_connection(Catalog& cat, std::string_view operation) {
-    if (!cat.writable()) throw CatalogError(cat.path(), std::string(operation) + ": catalog opened read-only");
-    return cat.connection();
-}
-
-}  // namespace
+using detail::writer_connection;
 
 std::vector<BusyFile> busy_files(const Catalog& cat) {
     std::vector<BusyFile> out;

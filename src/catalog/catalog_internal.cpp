@@ -1,5 +1,9 @@
 #include "catalog_internal.hpp"
 
+#include <string>
+
+#include "reflinkdedup/catalog/errors.hpp"
+
 namespace rdd::catalog::detail {
 
 std::optional<std::int64_t> meta_int(const Connection& conn, std::string_view key) {
@@ -27,6 +31,11 @@ void drop_pending_blocks(const Connection& conn) {
         "DELETE FROM block WHERE file_id IN (SELECT id FROM file WHERE state = 0);"
         "DELETE FROM zero_run WHERE file_id IN (SELECT id FROM file WHERE state = 0);");
     tx.commit();
+}
+
+const Connection& writer_connection(Catalog& cat, std::string_view operation) {
+    if (!cat.writable()) throw CatalogError(cat.path(), std::string(operation) + ": catalog opened read-only");
+    return cat.connection();
 }
 
 void vacuum(const Connection& conn) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "reflinkdedup/catalog/catalog.hpp"
 #include "reflinkdedup/catalog/sqlite.hpp"
 
 namespace rdd::catalog::detail {
@@ -16,6 +17,9 @@ void set_meta(const Connection& conn, std::string_view key, std::int64_t value);
 // A writer that died with files open left them `pending` with part of their blocks: drop
 // those blocks (pending files never legitimately have any).
 void drop_pending_blocks(const Connection& conn);
+
+// The connection of a catalog opened as the writer; throws CatalogError for a reader.
+[[nodiscard]] const Connection& writer_connection(Catalog& cat, std::string_view operation);
 
 // Returns space to the filesystem after a mass deletion (no transaction may be open).
 void vacuum(const Connection& conn);

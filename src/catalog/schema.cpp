@@ -1,4 +1,4 @@
-// Catalog schema, version 1, and its migrations (versions 2 and 3 below, at their steps).
+// Catalog schema, version 1, and its migrations (versions 2 to 5 below, at their steps).
 //
 // DESIGN (shaped by insert speed at 10^8 block rows; numbers below, from tests/bench)
 // * block: WITHOUT ROWID, primary key (file_id, blk). File ids only grow (AUTOINCREMENT) and a
@@ -177,11 +177,29 @@ void create_v4(const Connection& conn) {
     )sql");
 }
 
+// Version 5: the run log. One row per real dedup-vol run (what it shared and freed, how it
+// ended), so `report` can tell the space freed so far. Kept by `reset`: it is history.
+void create_v5(const Connection& conn) {
+    conn.exec(R"sql(
+        CREATE TABLE run(
+            id INTEGER PRIMARY KEY,
+            started INTEGER NOT NULL,
+            finished INTEGER NOT NULL,
+            command TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            bytes_shared INTEGER NOT NULL,
+            bytes_freed INTEGER NOT NULL,
+            dedupe_calls INTEGER NOT NULL,
+            files_skipped INTEGER NOT NULL);
+    )sql");
+}
+
 constexpr MigrationStep kSteps[] = {
     {1, "initial schema", &create_v1},
     {2, "extent runs by physical address", &create_v2},
     {3, "freeze journal and retry list of the locker", &create_v3},
     {4, "btrfs directory entry counts", &create_v4},
+    {5, "run log", &create_v5},
 };
 
 static_assert(kApplicationId == 1380205635, "create_v1 spells the application id out");
