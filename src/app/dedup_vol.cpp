@@ -5,13 +5,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <memory>
 
+#include "block_refresh.hpp"
 #include "file_access.hpp"
 #include "reflinkdedup/app/catalog_freeze_journal.hpp"
 #include "reflinkdedup/app/interrupt.hpp"
 #include "reflinkdedup/app/retry_list.hpp"
 #include "reflinkdedup/catalog/catalog.hpp"
+#include "reflinkdedup/catalog/run_log.hpp"
 #include "reflinkdedup/fs/free_space.hpp"
 #include "reflinkdedup/plan/block_groups.hpp"
 #include "reflinkdedup/plan/job_order.hpp"
@@ -93,10 +96,19 @@ void describe_plan(const JobPlan& plan, std::span<const std::size_t> order, File
     }
 }
 
+// How a real run ended, for the run log.
+std::string run_outcome(const DedupVolReport& r) {
+    if (r.interrupted) return "interrupted";
+    if (r.time_budget_reached) return "time budget reached";
+    if (r.plan_truncated || r.skipped_count > 0) return "partial";
+    return "done";
+}
+
 }  // namespace
 
 DedupVolReport dedup_vol(const DedupVolOptions& opt, const ScanProgressCallback& progress) {
     const auto started = Clock::now();
+    const std::int64_t started_unix = std::time(nullptr);
     const auto out_of_time = [&] { return opt.max_runtime.count() > 0 && Clock::now() - started >= opt.max_runtime; };
     DedupVolReport report;
     // The budget stops the scan too (it keeps what it hashed), but only once it reads something:
@@ -166,12 +178,16 @@ DedupVolReport dedup_vol(const DedupVolOptions& opt, const ScanProgressCallback&
             break;
         }
         exec.run(plan.jobs[order[k]]);
+        const std::vector<catalog::FileId> moved = exec.take_relocated();
+        refresh_block_addresses(cat, files, {moved.begin(), moved.end()});
     }
     report.interrupted = interrupt_requested();
     retry.finish(!opt.dry_run && !report.interrupted && !report.plan_truncated && !report.time_budget_reached);
     if (!opt.dry_run) {
         const std::uint64_t free_after = committed_free_bytes(root.get(), fs.type, opt.scan.roots.front());
         report.bytes_freed = static_cast<std::int64_t>(free_after) - static_cast<std::int64_t>(free_before);
+        catalog::record_run(cat, {started_unix, std::time(nullptr), "dedup-vol", run_outcome(report), report.bytes_shared,
+                                  report.bytes_freed, report.dedupe_calls, report.skipped_count});
     }
     return report;
 }

@@ -85,7 +85,7 @@ void JobExecutor::move(VolJob& owner, ExtentMove& m) {
 
     std::optional<RangeCopy> copy;
     try {
-        const std::string dir = std::filesystem::path(f->path).parent_path().string();
+        const std::string dir = files_.scratch_dir(f->path);
         copy.emplace(copy_pieces(f->fd.get(), f->path, m.pieces, static_cast<std::uint64_t>(f->st.st_size), dir,
                                  files_.filesystem().block_size, zero_holes_));
     } catch (const SysError& e) {
@@ -123,6 +123,7 @@ void JobExecutor::move(VolJob& owner, ExtentMove& m) {
         }
     }
     retry_.done(ids);
+    relocated_.push_back(owner.file);
     ++report_.extents_moved;
     report_.bytes_moved += copy->bytes_written();
 }
@@ -170,6 +171,7 @@ void JobExecutor::share(catalog::FileId dst_file, const SharePiece& piece) {
             return skip_path(dst->path, e.what());
         }
         if (out[0].status == DedupeStatus::Same) {
+            if (relocated_.empty() || relocated_.back() != dst_file) relocated_.push_back(dst_file);
             const AlignedRanges done{call.src_offset, call.dests[0].dst_offset, call.length};
             report_.bytes_shared += shared_bytes(read_fiemap(src->fd.get(), done.src_offset, done.length, src->path),
                                                  read_fiemap(dst->fd.get(), done.dst_offset, done.length, dst->path),
@@ -207,7 +209,7 @@ void JobExecutor::make_holes(const VolJob& job) {
     OpenedFile* f = nullptr;
     const auto lock = lock_alone(job.file, f);
     if (!lock) return;
-    const UniqueFd hole = open_scratch_file(std::filesystem::path(f->path).parent_path().string());
+    const UniqueFd hole = open_scratch_file(files_.scratch_dir(f->path));
     std::vector<DedupeRequest> requests;
     for (const ByteRange& h : job.holes) requests.push_back({0, 0, h.offset, h.length});
     const std::size_t index = 0;

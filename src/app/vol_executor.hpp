@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "file_access.hpp"
@@ -32,6 +33,8 @@ public:
     void run(VolJob& job);
     // Files left alone, with why (the first 100 kept in the report).
     void skip(catalog::FileId file, const std::string& why);
+    // Files whose data now lies elsewhere (shared or moved) since the last call.
+    [[nodiscard]] std::vector<catalog::FileId> take_relocated() { return std::exchange(relocated_, {}); }
 
 private:
     void run_job(VolJob& job);
@@ -53,6 +56,7 @@ private:
     DedupVolReport& report_;
     std::vector<std::byte> buffer_;
     std::set<std::string> reported_;
+    std::vector<catalog::FileId> relocated_;
 };
 
 }  // namespace rdd

@@ -100,6 +100,14 @@ nlohmann::json to_json(const report::CatalogReport& r) {
     j["total"] = summary_json(r.total);
     j["total"]["duplicate_groups"] = r.duplicate_groups;
     j["freed_bytes"] = r.freed_bytes ? nlohmann::json(*r.freed_bytes) : nlohmann::json(nullptr);
+    j["runs"] = r.runs.runs;
+    j["last_run"] = nullptr;
+    if (const auto& l = r.runs.last) {
+        j["last_run"] = {{"command", l->command},         {"started", l->started},
+                         {"finished", l->finished},       {"outcome", l->outcome},
+                         {"bytes_shared", l->bytes_shared}, {"bytes_freed", l->bytes_freed},
+                         {"dedupe_calls", l->dedupe_calls}, {"files_skipped", l->files_skipped}};
+    }
     j["busy_count"] = r.busy_listed_total;
     j["busy"] = nlohmann::json::array();
     for (const catalog::BusyFile& b : r.busy) {
@@ -143,10 +151,13 @@ void print_text(const report::CatalogReport& r) {
             std::printf("  ... and %llu more\n", static_cast<unsigned long long>(r.busy_listed_total - r.busy.size()));
         }
     }
-    if (r.freed_bytes) {
-        std::printf("freed so far: %s\n", iec_bytes(*r.freed_bytes).c_str());
+    if (const auto& l = r.runs.last) {
+        std::printf("freed so far: %s by %llu dedup-vol runs; the last, %s: %s, shared %s, freed %s\n",
+                    iec_bytes(r.runs.bytes_freed).c_str(), static_cast<unsigned long long>(r.runs.runs),
+                    local_time(l->started).c_str(), l->outcome.c_str(), iec_bytes(l->bytes_shared).c_str(),
+                    iec_bytes(l->bytes_freed).c_str());
     } else {
-        std::printf("freed so far: not recorded by this catalog\n");
+        std::printf("freed so far: nothing yet (no dedup-vol run recorded)\n");
     }
 }
 

@@ -84,6 +84,8 @@ CatalogReport build_report(const catalog::Catalog& cat, const catalog::Duplicate
     }
     if (busy.size() > kMaxBusyListed) busy.resize(kMaxBusyListed);
     r.busy = std::move(busy);
+    r.runs = catalog::run_totals(cat);
+    if (r.runs.runs > 0) r.freed_bytes = r.runs.bytes_freed;
 
     std::map<catalog::VolumeId, catalog::Volume> listed;
     for (catalog::Volume& v : cat.volumes()) listed.emplace(v.id, std::move(v));

@@ -107,18 +107,37 @@ TEST_P(CliOnFs, ReportCountsDuplicatesAndShared) {
     EXPECT_EQ(before.json["volumes"][0]["path"], fs::canonical(path("d")).string());
     EXPECT_EQ(before.json["volumes"][0]["duplicate_bytes"], kMiB);
 
+    const CliRun text_before = run({"report"});
+    EXPECT_NE(text_before.process.out.find("freed so far: nothing yet"), std::string::npos) << text_before.process.out;
+    EXPECT_TRUE(before.json["freed_bytes"].is_null());
+    EXPECT_EQ(before.json["runs"], 0);
+
+    // dedup-vol writes the new addresses back: the report knows at once, without a rescan,
+    // and records what the run freed.
     const std::string a_sum = sha256_file(path("d/a")), b_sum = sha256_file(path("d/b"));
-    ASSERT_EQ(run({"dedup-vol", path("d").string()}).process.exit_code, 0);
-    ASSERT_EQ(run({"scan-vol", "--rehash", path("d").string()}).process.exit_code, 0);
+    const CliRun vol = run({"dedup-vol", "--json", path("d").string()});
+    ASSERT_EQ(vol.process.exit_code, 0) << describe(vol);
     const CliRun after = run({"report", "--json"});
+    expect_schema("report", after);
     EXPECT_EQ(after.json["total"]["duplicate_bytes"], 0) << after.process.out;
     EXPECT_EQ(after.json["total"]["shared_bytes"], kMiB + 300'000) << after.process.out;
+    EXPECT_EQ(after.json["runs"], 1);
+    EXPECT_EQ(after.json["freed_bytes"], vol.json["bytes_freed"]);
+    EXPECT_GE(after.json["freed_bytes"].get<std::int64_t>(), static_cast<std::int64_t>(kMiB) - 64 * 1024);
+    EXPECT_EQ(after.json["last_run"]["outcome"], "done");
+    EXPECT_EQ(after.json["last_run"]["bytes_shared"], vol.json["bytes_shared"]);
     EXPECT_EQ(sha256_file(path("d/a")), a_sum);
     EXPECT_EQ(sha256_file(path("d/b")), b_sum);
 
+    // A rehash of the layout agrees with what dedup-vol wrote back.
+    ASSERT_EQ(run({"scan-vol", "--rehash", path("d").string()}).process.exit_code, 0);
+    const CliRun rehashed = run({"report", "--json"});
+    EXPECT_EQ(rehashed.json["total"]["duplicate_bytes"], 0) << rehashed.process.out;
+    EXPECT_EQ(rehashed.json["total"]["shared_bytes"], kMiB + 300'000) << rehashed.process.out;
+
     const CliRun text = run({"report"});
     EXPECT_EQ(text.process.exit_code, 0);
-    EXPECT_NE(text.process.out.find("freed so far: not recorded"), std::string::npos) << text.process.out;
+    EXPECT_NE(text.process.out.find("by 1 dedup-vol runs; the last"), std::string::npos) << text.process.out;
 }
 
 // A file someone has open for writing is left alone by dedup-vol (exit 1) and shows up in

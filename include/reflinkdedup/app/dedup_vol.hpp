@@ -16,7 +16,6 @@ struct DedupVolOptions {
     ScanOptions scan;
     bool dry_run = false;
     lock::LockMethod lock_method = lock::kDefaultLockMethod;
-    std::string state_dir = "/var/lib/reflinkdedup";
     std::size_t max_mappings = 4u << 20;  // planned block mappings held at once (48 bytes each)
     // Time budget of the whole run; 0 = none. Jobs go largest expected savings first and stop
     // between files once it is spent (one job always runs: every run makes progress); the scan

@@ -9,6 +9,7 @@
 #include "reflinkdedup/catalog/busy_files.hpp"
 #include "reflinkdedup/catalog/catalog.hpp"
 #include "reflinkdedup/catalog/report_queries.hpp"
+#include "reflinkdedup/catalog/run_log.hpp"
 #include "reflinkdedup/report/duplicate_tally.hpp"
 
 namespace rdd::report {
@@ -37,7 +38,9 @@ struct CatalogReport {
     // recently skipped first, at most kMaxBusyListed; busy_listed_total counts them all.
     std::vector<catalog::BusyFile> busy;
     std::uint64_t busy_listed_total = 0;
-    // Space given back by earlier runs, when the catalog records it (schema v2 does not).
+    // The run log: space earlier dedup-vol runs gave back, how many, the last one; freed_bytes
+    // is empty until a run has been recorded.
+    catalog::RunTotals runs;
     std::optional<std::int64_t> freed_bytes;
 };
 
