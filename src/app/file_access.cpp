@@ -1,11 +1,18 @@
 #include "file_access.hpp"
 
+#include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <filesystem>
 
 #include "reflinkdedup/app/file_set.hpp"
+#include "reflinkdedup/btrfs/open_inode.hpp"
 #include "reflinkdedup/btrfs/subvolume.hpp"
 #include "reflinkdedup/fs/fiemap.hpp"
+#include "reflinkdedup/util/sys_error.hpp"
 
 namespace rdd {
 
@@ -87,14 +94,50 @@ OpenedFile* FileAccess::open(catalog::FileId id, bool as_destination, std::strin
     return &f;
 }
 
+std::string FileAccess::scratch_dir(const std::string& file_path) const {
+    std::string dir = std::filesystem::path(file_path).parent_path().string();
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return dir;
+    for (const auto& [id, v] : volumes_) {
+        if (!v.read_only) return v.path;
+    }
+    return dir;
+}
+
 void FileAccess::trim(catalog::FileId keep) {
     if (open_.size() <= kKeptOpen) return;  // jobs go file by file: few files are hot
     std::erase_if(open_, [&](const auto& entry) { return entry.first != keep; });
 }
 
+// btrfs: by handle (subvolume, inode, generation), so a renamed directory above the file (an
+// incremental scan looks at changed inodes only, and keeps the old path) or a path component
+// swapped for a symlink does not matter. Falls back to the path where handles are not allowed.
+std::optional<OpenedFile> FileAccess::open_by_handle(const catalog::FileRow& r) {
+    if (fs_.type != FsType::Btrfs || r.identity.subvol == 0) return std::nullopt;
+    if (!mount_fd_) {
+        const auto v = volumes_.find(r.volume);
+        if (v == volumes_.end()) return std::nullopt;
+        mount_fd_ = UniqueFd(::open(v->second.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!mount_fd_) return std::nullopt;
+    }
+    OpenedFile f;
+    f.path = path_of(r);
+    f.fd = btrfs::open_inode(mount_fd_.get(),
+                            {r.identity.subvol, r.identity.ino, static_cast<std::uint32_t>(r.identity.generation)});
+    if (!f.fd) {
+        if (errno == EPERM || errno == EOPNOTSUPP || errno == EACCES) return std::nullopt;
+        f.problem = errno == ESTALE ? std::string("no such file") : errno_text(errno);
+        return f;
+    }
+    if (::fstat(f.fd.get(), &f.st) != 0) throw_errno("fstat", f.path);
+    if (!S_ISREG(f.st.st_mode)) f.problem = "not a regular file";
+    return f;
+}
+
 OpenedFile FileAccess::open_file(catalog::FileId id) {
     const catalog::FileRow* r = row(id);
-    OpenedFile f = open_regular_file(r ? path_of(*r) : std::string("?"));
+    std::optional<OpenedFile> by_handle = r ? open_by_handle(*r) : std::nullopt;
+    OpenedFile f = by_handle ? std::move(*by_handle) : open_regular_file(r ? path_of(*r) : std::string("?"));
     if (f.problem || r == nullptr) return f;
     int generation = 0;
     const bool same = ::ioctl(f.fd.get(), FS_IOC_GETVERSION, &generation) == 0 &&

@@ -12,6 +12,7 @@
 #include "reflinkdedup/catalog/catalog.hpp"
 #include "reflinkdedup/fs/filesystem.hpp"
 #include "reflinkdedup/fs/regular_file.hpp"
+#include "reflinkdedup/util/unique_fd.hpp"
 
 namespace rdd {
 
@@ -39,6 +40,10 @@ public:
     void trim(catalog::FileId keep = 0);
 
     [[nodiscard]] const FilesystemInfo& filesystem() const noexcept { return fs_; }
+    // Where to make a nameless scratch file next to `file_path`: its directory, or, when that
+    // is gone (a file opened by handle after its directory was renamed), the root of a
+    // writable volume of the filesystem.
+    [[nodiscard]] std::string scratch_dir(const std::string& file_path) const;
 
 private:
     struct VolumeInfo {
@@ -47,9 +52,11 @@ private:
     };
 
     OpenedFile open_file(catalog::FileId id);
+    [[nodiscard]] std::optional<OpenedFile> open_by_handle(const catalog::FileRow& r);
 
     const catalog::Catalog& cat_;
     const FilesystemInfo& fs_;
+    UniqueFd mount_fd_;  // any directory of the filesystem, for open_by_handle_at
     bool modify_read_only_snapshots_ = false;
     std::map<catalog::VolumeId, VolumeInfo> volumes_;
     std::map<catalog::FileId, std::optional<catalog::FileRow>> rows_;
