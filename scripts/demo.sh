@@ -47,8 +47,10 @@ before=$(used)
 echo "used before: $(numfmt --to=iec-i --suffix=B "$before")"
 
 echo "== reflinkdedup dedup-vol $mnt"
-"$bin" dedup-vol --db "$work/catalog.sqlite" --state-dir "$work/state" "$mnt"
+"$bin" dedup-vol --db "$work/catalog.sqlite" "$mnt"
 after=$(used)
 echo "used after:  $(numfmt --to=iec-i --suffix=B "$after")  (freed $(numfmt --to=iec-i --suffix=B $((before - after))))"
-echo "note: the grown log's shared prefix frees nothing yet on btrfs: its old extent stays"
-echo "      referenced by the new tail (bookend extents); moving such tails is the next step."
+echo "== reflinkdedup report (what the catalog knows now)"
+"$bin" report --db "$work/catalog.sqlite"
+echo "== a second run: nothing left to do (no dedupe call, no data read)"
+"$bin" dedup-vol --db "$work/catalog.sqlite" "$mnt"

@@ -163,7 +163,7 @@ int run_dedup_vol(const std::vector<std::string>& args) {
     opts.add_options()
         ("dry-run,n", po::bool_switch(&dry_run), "scan and plan, share nothing")
         ("lock", po::value(&lock_name)->default_value("lease"), "lease, immutable or none (see dedup-files --help)")
-        ("state-dir", po::value(&state_dir), "where --lock=immutable journals flags (default /var/lib/reflinkdedup)")
+        ("state-dir", po::value(&state_dir), "no effect (dedup-vol journals frozen files in its catalog); accepted so that older command lines still run")
         ("max-runtime", po::value(&max_runtime), "time budget (e.g. 30m, 2h): files with the largest savings go first, the run stops between files once it is spent, the next run goes on")
         ("keep-zeros", po::bool_switch(&keep_zeros), "leave all-zero blocks allocated (default: written zeros and preallocated extents become holes)")
         ("max-move-ratio", po::value(&max_move_ratio)->default_value(max_move_ratio),
@@ -179,7 +179,6 @@ int run_dedup_vol(const std::vector<std::string>& args) {
     const auto method = lock::parse_lock_method(lock_name);
     if (!method) throw UsageError("dedup-vol: --lock must be lease, immutable or none");
     o.lock_method = *method;
-    if (!state_dir.empty()) o.state_dir = state_dir;
     if (!max_runtime.empty()) {
         const auto d = parse_duration(max_runtime);
         if (!d || d->count() <= 0) throw UsageError("dedup-vol: --max-runtime wants a duration such as 90s, 30m or 2h");
