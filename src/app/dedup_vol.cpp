@@ -11,6 +11,7 @@
 #include "block_refresh.hpp"
 #include "file_access.hpp"
 #include "reflinkdedup/app/catalog_freeze_journal.hpp"
+#include "reflinkdedup/app/input_error.hpp"
 #include "reflinkdedup/app/interrupt.hpp"
 #include "reflinkdedup/app/retry_list.hpp"
 #include "reflinkdedup/catalog/catalog.hpp"
@@ -111,6 +112,12 @@ DedupVolReport dedup_vol(const DedupVolOptions& opt, const ScanProgressCallback&
     const std::int64_t started_unix = std::time(nullptr);
     const auto out_of_time = [&] { return opt.max_runtime.count() > 0 && Clock::now() - started >= opt.max_runtime; };
     DedupVolReport report;
+    if (!opt.dry_run && !opt.scan.roots.empty()) {  // refused before a scan that would be for nothing
+        const UniqueFd first(::open(opt.scan.roots.front().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (first && probe_filesystem(first.get(), opt.scan.roots.front()).read_only) {
+            throw InputError(opt.scan.roots.front() + ": the filesystem is mounted read-only");
+        }
+    }
     // The budget stops the scan too (it keeps what it hashed), but only once it reads something:
     // a scan of unchanged files always completes, so every run gets to share something.
     bool scan_reads = false;

@@ -114,7 +114,7 @@ void print_text(std::ostream& out, const DedupVolReport& r, bool dry_run) {
         << "  already shared  " << iec_bytes(r.bytes_already_shared) << "\n";
     if (dry_run) {
         for (const PlannedJob& p : r.plan) {
-            out << "  " << p.path << ": share " << iec_bytes(p.share_bytes) << " from " << p.shares.size()
+            out << "  " << printable(p.path) << ": share " << iec_bytes(p.share_bytes) << " from " << p.shares.size()
                 << " ranges, frees " << iec_bytes(p.freed_bytes);
             if (!p.moves.empty()) out << " (moves " << iec_bytes(p.move_bytes) << " to new extents)";
             if (p.hole_bytes > 0) out << ", " << iec_bytes(p.hole_bytes) << " of zeros made holes";
@@ -146,7 +146,9 @@ void print_text(std::ostream& out, const DedupVolReport& r, bool dry_run) {
     if (r.files_inline > 0) {
         out << "  inline          " << r.files_inline << " small btrfs files kept in metadata: nothing to share\n";
     }
-    for (const SkippedFile& s : r.skipped) out << "  skipped    " << s.path << ": " << s.reason << "\n";
+    for (const SkippedFile& s : r.skipped) {
+        out << "  skipped    " << printable(s.path) << ": " << printable(s.reason) << "\n";
+    }
     if (r.skipped_count > r.skipped.size()) out << "  ... and " << r.skipped_count - r.skipped.size() << " more\n";
 }
 
