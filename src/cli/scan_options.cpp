@@ -18,7 +18,7 @@ namespace rdd::cli {
 void add_scan_options(po::options_description& opts, ScanOptionValues& v) {
     opts.add_options()
         ("db", po::value(&v.db), "catalog file (default: per filesystem under /var/lib/reflinkdedup)")
-        ("block-size", po::value(&v.block_size), "digest block size for a new catalog (multiple of 4K; default 64K)")
+        ("block-size", po::value(&v.block_size), "digest block size for a new catalog (multiple of 4K; default 4K)")
         ("reset-block-size", po::bool_switch(&v.reset_block_size), "adopt --block-size on a catalog built with another one, dropping its digests")
         ("min-size", po::value(&v.min_size), "ignore files smaller than this (default 1: skip empty files)")
         ("exclude", po::value(&v.excludes), "skip matching files and directories (repeatable; '*.tmp', '/anchored/dir', 'a/b')")

@@ -21,14 +21,14 @@
 namespace rdd::test {
 
 namespace fs = std::filesystem;
-constexpr std::uint32_t kBlock = 65536;
+constexpr std::uint32_t kBlock = 65536;  // the tests' catalogs are made with --block-size 64K
 
 class ScanVolFixture : public LoopFsTest {
 protected:
     std::string db() { return (fs().temp_dir() / "catalog.sqlite").string(); }
 
     CliRun scan(std::vector<std::string> extra = {}) {
-        std::vector<std::string> args{"scan-vol", "--json", "--db", db()};
+        std::vector<std::string> args{"scan-vol", "--json", "--block-size", "64K", "--db", db()};
         args.insert(args.end(), extra.begin(), extra.end());
         args.push_back(fs().mount_point().string());
         return run_reflinkdedup(args);

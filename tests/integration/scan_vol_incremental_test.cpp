@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 class ScanVolIncremental : public ScanVolFixture {
 protected:
     CliRun scan_path(const fs::path& p, std::vector<std::string> extra = {}) {
-        std::vector<std::string> args{"scan-vol", "--json", "--db", db()};
+        std::vector<std::string> args{"scan-vol", "--json", "--block-size", "64K", "--db", db()};
         args.insert(args.end(), extra.begin(), extra.end());
         args.push_back(p.string());
         return run_reflinkdedup(args);

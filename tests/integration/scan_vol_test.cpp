@@ -165,10 +165,15 @@ TEST_P(ScanVol, BadInputExitsTwo) {
     EXPECT_EQ(run_reflinkdedup({"scan-vol", "--db", db(), path("file")}).process.exit_code, 2);
     // A catalog keeps its block size: another one needs --reset-block-size.
     ASSERT_EQ(scan().process.exit_code, 0);
-    const CliRun other = scan({"--block-size", "128K"});
+    const auto scan_with = [&](std::vector<std::string> a) {  // scan() itself passes --block-size 64K
+        a.insert(a.begin(), {"scan-vol", "--json", "--db", db()});
+        a.push_back(fs().mount_point().string());
+        return run_reflinkdedup(a);
+    };
+    const CliRun other = scan_with({"--block-size", "128K"});
     EXPECT_EQ(other.process.exit_code, 2) << describe(other);
     EXPECT_NE(other.process.err.find("--reset-block-size"), std::string::npos) << describe(other);
-    const CliRun reset = scan({"--block-size", "128K", "--reset-block-size"});
+    const CliRun reset = scan_with({"--block-size", "128K", "--reset-block-size"});
     EXPECT_EQ(reset.process.exit_code, 0) << describe(reset);
     EXPECT_EQ(reset.json["block_size"], 128 * 1024);
 }
@@ -270,7 +275,7 @@ TEST_P(ScanVolBtrfs, ASnapshotOfCataloguedFilesIsNotRead) {
     write_random_file(path("vol/a"), 8 * kBlock, 17);
     write_random_file(path("vol/b"), 4 * kBlock, 18);
     fs().sync();
-    ASSERT_EQ(run_reflinkdedup({"scan-vol", "--json", "--db", db(), path("vol")}).process.exit_code, 0);
+    ASSERT_EQ(run_reflinkdedup({"scan-vol", "--json", "--block-size", "64K", "--db", db(), path("vol")}).process.exit_code, 0);
     run_checked({"btrfs", "-q", "subvolume", "snapshot", "-r", path("vol").string(), path("snap").string()});
     const CliRun r = run_reflinkdedup({"scan-vol", "--json", "--db", db(), path("snap")});
     ASSERT_EQ(r.process.exit_code, 0) << describe(r);
