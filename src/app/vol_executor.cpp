@@ -74,9 +74,20 @@ void JobExecutor::run_job(VolJob& job) {
     ++report_.jobs_done;
 }
 
+std::vector<catalog::FileId> JobExecutor::take_relocated() {
+    std::vector<catalog::FileId> out;
+    for (const catalog::FileId f : relocated_) {
+        if (moves_undone_[f] == 0) out.push_back(f);
+    }
+    relocated_.clear();
+    moves_undone_.clear();
+    return out;
+}
+
 void JobExecutor::move(VolJob& owner, ExtentMove& m) {
     if (m.done || interrupt_requested()) return;
     m.done = true;
+    ++moves_undone_[owner.file];  // until it is done
     const std::vector<catalog::FileId> ids{owner.file};
     OpenedFile* f = nullptr;
     const auto job = lock_alone(owner.file, f);
@@ -123,6 +134,7 @@ void JobExecutor::move(VolJob& owner, ExtentMove& m) {
         }
     }
     retry_.done(ids);
+    --moves_undone_[owner.file];
     relocated_.push_back(owner.file);
     ++report_.extents_moved;
     report_.bytes_moved += copy->bytes_written();

@@ -8,10 +8,10 @@
 // writer does can be lost, and a file found changed or busy is skipped and listed.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "file_access.hpp"
@@ -33,8 +33,10 @@ public:
     void run(VolJob& job);
     // Files left alone, with why (the first 100 kept in the report).
     void skip(catalog::FileId file, const std::string& why);
-    // Files whose data now lies elsewhere (shared or moved) since the last call.
-    [[nodiscard]] std::vector<catalog::FileId> take_relocated() { return std::exchange(relocated_, {}); }
+    // Files whose data now lies elsewhere (shared or moved) since the last call, except those
+    // with a move that did not happen: their catalog addresses stay as they were, so that the
+    // next plan sees their blocks again and retries the move.
+    [[nodiscard]] std::vector<catalog::FileId> take_relocated();
 
 private:
     void run_job(VolJob& job);
@@ -57,6 +59,7 @@ private:
     std::vector<std::byte> buffer_;
     std::set<std::string> reported_;
     std::vector<catalog::FileId> relocated_;
+    std::map<catalog::FileId, int> moves_undone_;  // moves started and not (yet) done, per file
 };
 
 }  // namespace rdd
