@@ -15,7 +15,8 @@
 #
 # usage: scripts/bench-dedup-vs-peers.sh [options]
 #   --fs "btrfs xfs"         filesystems to test
-#   --tools "reflinkdedup duperemove jdupes"   (also: duperemove-partial = --dedupe-options=partial)
+#   --tools "reflinkdedup duperemove jdupes"   (also: duperemove-partial = --dedupe-options=partial,
+#                            reflinkdedup-4k = reflinkdedup with --block-size=4K)
 #   --seed N --scale F --days N   dataset (see gen-backup-dataset.sh; defaults 1, 1, 6)
 #   --rdd-opt OPT            extra dedup-vol option, repeatable (e.g. --rdd-opt=--block-size=4K;
 #                            give --block-size in this one-word form so the analysis uses it)
@@ -139,10 +140,13 @@ json_get() {  # file key -> value of a top-level JSON key
     python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' "$1" "$2"
 }
 
+rdd_extra() {  # tool -> the options that make this reflinkdedup variant
+    case $1 in reflinkdedup-4k) echo --block-size=4K ;; esac
+}
 run_tool() {  # tool mnt kind -> runs it under GNU time; sets rc
     local tool=$1 mnt=$2 kind=$3 cmd
     case $tool in
-        reflinkdedup) cmd=("$rdd" dedup-vol --db "$work/rdd-$kind.sqlite" --json "${rdd_opts[@]}" "$mnt") ;;
+        reflinkdedup*) cmd=("$rdd" dedup-vol --db "$work/rdd-$kind-$tool.sqlite" --json $(rdd_extra "$tool") "${rdd_opts[@]}" "$mnt") ;;
         duperemove) cmd=(duperemove -dr --hashfile="$work/duperemove-$kind.hash" "$mnt") ;;
         # Not in the default set: duperemove also comparing parts of extents (slower, frees more).
         duperemove-partial) cmd=(duperemove -dr --dedupe-options=partial --hashfile="$work/dp-$kind.hash" "$mnt") ;;
@@ -218,10 +222,10 @@ for kind in $FS; do
         data_before=0
         [[ $kind == btrfs ]] && data_before=$(btrfs_data_used "$mnt")
         echo "== $kind: $tool"
-        if [[ $tool == reflinkdedup ]]; then
+        if [[ $tool == reflinkdedup* ]]; then
             # The plan's prediction, from a catalog of its own so the measured run starts cold.
-            "$rdd" dedup-vol --dry-run --db "$work/rdd-$kind-dry.sqlite" --json "${rdd_opts[@]}" "$mnt" \
-                >"$work/$kind-dry.json" 2>/dev/null || true
+            "$rdd" dedup-vol --dry-run --db "$work/rdd-$kind-$tool-dry.sqlite" --json $(rdd_extra "$tool") "${rdd_opts[@]}" "$mnt" \
+                >"$work/$kind-$tool-dry.json" 2>/dev/null || true
         fi
         cold
         run_tool "$tool" "$mnt" "$kind"
@@ -238,6 +242,7 @@ for kind in $FS; do
         window=65536
         [[ $tool == duperemove* ]] && window=131072
         [[ $tool == reflinkdedup ]] && window=$rdd_block
+        [[ $tool == reflinkdedup-4k ]] && window=4096
         "$here/scripts/exact-max-reclaim" --json --analyze --window "$window" \
             --manifest "$work/$kind-$tool.post.manifest" "$mnt/data" >"$work/$kind-$tool.post.json"
         left=$(json_get "$work/$kind-$tool.post.json" max_reclaimable_bytes)
@@ -252,7 +257,7 @@ for kind in $FS; do
             echo "!!!!!! $kind $tool CHANGED FILE CONTENT OR METADATA (manifest diff, first lines):"
             diff "$work/$kind.pre.manifest" "$work/$kind-$tool.post.manifest" | head -20
         fi
-        if [[ $tool == reflinkdedup ]]; then
+        if [[ $tool == reflinkdedup* ]]; then
             python3 -c '
 import collections, json, sys
 try:
@@ -264,11 +269,11 @@ try:
 except ValueError:
     print("   (no JSON from reflinkdedup)")' "$work/$kind-$tool.out"
         fi
-        if [[ $tool == reflinkdedup ]]; then
+        if [[ $tool == reflinkdedup* ]]; then
             # Convergence: nothing changed, so a second run should make no dedupe call, read nothing.
-            "$rdd" dedup-vol --db "$work/rdd-$kind.sqlite" --json "${rdd_opts[@]}" "$mnt" \
-                >"$work/$kind-second.json" 2>/dev/null || true
-            python3 - "$work/$kind-dry.json" "$work/$kind-second.json" $((before - after)) <<'EOF'
+            "$rdd" dedup-vol --db "$work/rdd-$kind-$tool.sqlite" --json $(rdd_extra "$tool") "${rdd_opts[@]}" "$mnt" \
+                >"$work/$kind-$tool-second.json" 2>/dev/null || true
+            python3 - "$work/$kind-$tool-dry.json" "$work/$kind-$tool-second.json" $((before - after)) <<'EOF'
 import json, sys
 def load(p):
     try:

@@ -137,7 +137,7 @@ void print_text(const report::CatalogReport& r) {
                   v.volume.path.empty() ? "(volume no longer listed)" : v.volume.path);
     }
     print_row("", "total", r.total, "");
-    std::printf("%llu block contents stored at more than one place\n",
+    std::printf("%llu block contents occur more than once (stored apart or already shared)\n",
                 static_cast<unsigned long long>(r.duplicate_groups));
     if (r.busy_listed_total > 0) {
         std::printf("%llu files left alone while being written (the next dedup-vol tries them first):\n",

@@ -33,7 +33,7 @@ struct CatalogReport {
     std::uint32_t block_size = 0;
     std::vector<VolumeReport> volumes;
     VolumeSummary total;
-    std::uint64_t duplicate_groups = 0;  // digests stored at two or more places
+    std::uint64_t duplicate_groups = 0;  // digests that occur two or more times
     // The retry list (files dedup-vol left alone because someone was writing them), most
     // recently skipped first, at most kMaxBusyListed; busy_listed_total counts them all.
     std::vector<catalog::BusyFile> busy;
