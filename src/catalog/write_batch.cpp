@@ -127,32 +127,52 @@ void WriteBatch::flush_zero_run(FileId file, OpenFile& f) {
     ++rows_;
 }
 
+void WriteBatch::check_order(const OpenFile& f, std::uint64_t index) {
+    if (f.any_block && index < f.next_index) {
+        throw std::invalid_argument("block index " + std::to_string(index) + " out of order (expected >= " +
+                                    std::to_string(f.next_index) + ")");
+    }
+}
+
+void WriteBatch::append_zeros(FileId file, OpenFile& f, std::uint64_t first, std::uint64_t count) {
+    flush_run(file, f);  // a zero block ends any run of blocks contiguous on disk
+    if (f.zero_count != 0 && f.zero_first + f.zero_count == first) {
+        f.zero_count += count;
+        return;
+    }
+    flush_zero_run(file, f);
+    f.zero_first = first;
+    f.zero_count = count;
+}
+
 void WriteBatch::add_blocks(FileId file, std::span<const Block> blocks) {
     OpenFile& f = open_file(file, "add_blocks");
     ensure_transaction();
     for (const Block& b : blocks) {
-        if (f.any_block && b.index < f.next_index) {
-            throw std::invalid_argument("block index " + std::to_string(b.index) + " out of order (expected >= " +
-                                        std::to_string(f.next_index) + ")");
-        }
+        check_order(f, b.index);
         f.any_block = true;
         f.next_index = b.index + 1;
-        extend_run(file, f, b);
         if (b.zero) {
-            if (f.zero_count != 0 && f.zero_first + f.zero_count == b.index) {
-                ++f.zero_count;
-            } else {
-                flush_zero_run(file, f);
-                f.zero_first = b.index;
-                f.zero_count = 1;
-            }
+            append_zeros(file, f, b.index, 1);
             continue;
         }
+        extend_run(file, f, b);
         flush_zero_run(file, f);
         f.pending.push_back(b);
         if (f.pending.size() == kRowsPerInsert) flush_blocks(file, f);
         ++rows_;
     }
+    maybe_commit();
+}
+
+void WriteBatch::add_zero_blocks(FileId file, std::uint64_t first, std::uint64_t count) {
+    OpenFile& f = open_file(file, "add_zero_blocks");
+    if (count == 0) return;
+    ensure_transaction();
+    check_order(f, first);
+    f.any_block = true;
+    f.next_index = first + count;
+    append_zeros(file, f, first, count);
     maybe_commit();
 }
 

@@ -7,6 +7,8 @@
 #include <xxh_x86dispatch.h>
 #endif
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <new>
 
@@ -87,6 +89,15 @@ void StreamingDigest::reset() noexcept { (void)XXH3_128bits_reset(state_->xxh); 
 void StreamingDigest::update(std::span<const std::byte> data) noexcept {
     // Only fails on a null state, which the constructor rules out.
     (void)XXH3_128bits_update(state_->xxh, data.data(), data.size());
+}
+
+void StreamingDigest::update_zeros(std::uint64_t count) noexcept {
+    static constexpr std::array<std::byte, 64 * 1024> kZeros{};
+    while (count != 0) {
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(count, kZeros.size()));
+        update(std::span(kZeros.data(), n));
+        count -= n;
+    }
 }
 
 Digest128 StreamingDigest::digest() const noexcept {

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "reflinkdedup/catalog/types.hpp"
 
 namespace rdd {
@@ -17,6 +19,7 @@ bool same_version(const struct stat& a, const struct stat& b) {
 }
 
 constexpr std::size_t kMaxErrorsListed = 100;
+constexpr std::uint64_t kDigestBytes = 16;  // one block's share of the content digest
 
 }  // namespace
 
@@ -59,19 +62,22 @@ void CatalogSink::add(Open& f, std::uint64_t index, const hash::Digest128& diges
     f.next_index = index + 1;
 }
 
+void CatalogSink::add_zeros(Open& f, std::uint64_t first, std::uint64_t count) {
+    batch_.add_zero_blocks(f.file.id, first, count);
+    f.content.update_zeros(count * kDigestBytes);
+    f.next_index = first + count;
+}
+
 void CatalogSink::emit_skipped_until(Open& f, std::uint64_t index) {
     const auto& holes = f.file.holes;
     const auto& known = f.file.known;
     for (;;) {
         // The next skipped block: the smaller of the next hole block and the next known block.
-        std::uint64_t hole_next = UINT64_MAX;
-        while (f.next_hole < holes.size()) {
-            const BlockSpan& h = holes[f.next_hole];
-            hole_next = std::max(h.first, f.next_index);
-            if (hole_next < h.first + h.count) break;
+        while (f.next_hole < holes.size() && holes[f.next_hole].first + holes[f.next_hole].count <= f.next_index) {
             ++f.next_hole;
-            hole_next = UINT64_MAX;
         }
+        const std::uint64_t hole_next =
+            f.next_hole < holes.size() ? std::max(holes[f.next_hole].first, f.next_index) : UINT64_MAX;
         const std::uint64_t known_next = f.next_known < known.size() ? known[f.next_known].index : UINT64_MAX;
         const std::uint64_t next = std::min(hole_next, known_next);
         if (next >= index) return;
@@ -80,7 +86,10 @@ void CatalogSink::emit_skipped_until(Open& f, std::uint64_t index) {
             add(f, k.index, k.digest, false, k.physical);
             bytes_reused_ += block_length(f, k.index);
         } else {
-            add(f, next, {}, true, 0);
+            // A hole is one run, not a step per block: a terabyte of it costs what a block does.
+            const BlockSpan& h = holes[f.next_hole];
+            const std::uint64_t end = std::min({h.first + h.count, known_next, index});
+            add_zeros(f, next, end - next);
         }
     }
 }

@@ -63,6 +63,8 @@ private:
     void emit_skipped_until(Open& f, std::uint64_t index);
     void add(Open& f, std::uint64_t index, const hash::Digest128& digest, bool zero,
              std::uint64_t physical);
+    // All-zero blocks [first, first + count) of a hole, as one run.
+    void add_zeros(Open& f, std::uint64_t first, std::uint64_t count);
     void fail(Open& f, const std::string& why);
     [[nodiscard]] std::uint64_t block_length(const Open& f, std::uint64_t index) const;
 

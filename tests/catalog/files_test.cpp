@@ -161,6 +161,32 @@ TEST_F(CatalogFiles, ZeroBlocksAreStoredAsRuns) {
     EXPECT_EQ(read_blocks(catalog_, id)[0].physical, 0U);
 }
 
+// A hole given as a run makes the same rows as its blocks one by one, and joins the zero
+// blocks around it; a run out of order is refused like a block.
+TEST_F(CatalogFiles, ZeroRunsJoinZeroBlocksAroundThem) {
+    WriteBatch batch(catalog_, epoch_);
+    const FileId id = batch.begin_file(record(1, 1, "sparse", volume_));
+    const std::uint64_t kTiBOfBlocks = std::uint64_t{1} << 28;
+    batch.add_blocks(id, std::vector<Block>{{0, testing::digest(1), 0, false}, {1, Digest{}, 0, true}});
+    batch.add_zero_blocks(id, 2, kTiBOfBlocks);
+    batch.add_zero_blocks(id, 2 + kTiBOfBlocks, 0);  // nothing
+    batch.add_blocks(id, std::vector<Block>{{2 + kTiBOfBlocks, Digest{}, 0, true}});
+    batch.add_zero_blocks(id, 10 + kTiBOfBlocks, 5);
+    EXPECT_THROW(batch.add_zero_blocks(id, 12 + kTiBOfBlocks, 1), std::invalid_argument);
+    batch.add_blocks(id, std::vector<Block>{{15 + kTiBOfBlocks, testing::digest(2), 0, false}});
+    batch.end_file(id, testing::digest(3));
+    batch.commit();
+
+    std::vector<ZeroRun> runs;
+    catalog_.for_each_zero_run(id, [&](const ZeroRun& r) {
+        runs.push_back(r);
+        return true;
+    });
+    EXPECT_EQ(runs, (std::vector<ZeroRun>{{1, kTiBOfBlocks + 2}, {10 + kTiBOfBlocks, 5}}));
+    EXPECT_EQ(catalog_.stats().block_rows, 2);
+    EXPECT_EQ(catalog_.stats().zero_blocks, static_cast<std::int64_t>(kTiBOfBlocks + 7));
+}
+
 TEST_F(CatalogFiles, AbortedFileKeepsNoBlocks) {
     FileRecord r = record(1, 1, "busy", volume_);
     r.content_digest = testing::digest(5);

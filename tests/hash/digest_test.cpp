@@ -50,6 +50,17 @@ TEST(Digest128, StreamingEqualsOneShotWhateverThePieces) {
     EXPECT_EQ(moved.digest(), expected);
 }
 
+TEST(StreamingDigest, ZerosAreFedWithoutABufferOfTheirSize) {
+    for (std::size_t n : {0ul, 1ul, 65535ul, 65536ul, 65537ul, 1000000ul}) {
+        const std::vector<std::byte> zeros(n);
+        StreamingDigest with_buffer, without;
+        with_buffer.update(std::span(zeros));
+        without.update_zeros(n);
+        EXPECT_EQ(without.digest(), with_buffer.digest()) << n;
+        EXPECT_EQ(without.digest(), digest_of(zeros)) << n;
+    }
+}
+
 TEST(Digest128, HexIsHighThenLowAndRoundTrips) {
     const Digest128 d = digest_of(random_bytes(1000, 3));
     char expected[33];

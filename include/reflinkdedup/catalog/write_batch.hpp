@@ -36,6 +36,8 @@ public:
     [[nodiscard]] FileId begin_file(const FileRecord& record);
     // Blocks of an open file, in strictly increasing index order across calls.
     void add_blocks(FileId file, std::span<const Block> blocks);
+    // `count` all-zero blocks from `first` (a hole): one zero_run row, however long the run.
+    void add_zero_blocks(FileId file, std::uint64_t first, std::uint64_t count);
     // Closes the file with the state given to begin_file() and this content digest (or the
     // record's when none is given).
     void end_file(FileId file, const std::optional<Digest>& content_digest = std::nullopt);
@@ -80,6 +82,8 @@ private:
     void maybe_commit();
     OpenFile& open_file(FileId file, std::string_view operation);
     void flush_zero_run(FileId file, OpenFile& f);
+    void append_zeros(FileId file, OpenFile& f, std::uint64_t first, std::uint64_t count);
+    static void check_order(const OpenFile& f, std::uint64_t index);
     void flush_blocks(FileId file, OpenFile& f);
     void extend_run(FileId file, OpenFile& f, const Block& b);
     void flush_run(FileId file, OpenFile& f);

@@ -52,6 +52,8 @@ public:
 
     void reset() noexcept;
     void update(std::span<const std::byte> data) noexcept;
+    // As update() with `count` zero bytes, without a buffer of that size.
+    void update_zeros(std::uint64_t count) noexcept;
     // Digest of everything since the last reset(); the state can keep being updated.
     [[nodiscard]] Digest128 digest() const noexcept;
 
