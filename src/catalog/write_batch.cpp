@@ -66,6 +66,8 @@ void WriteBatch::commit() {
     if (in_transaction_) {
         conn_.exec("COMMIT");
         in_transaction_ = false;
+        stale_committed_ += stale_uncommitted_;
+        stale_uncommitted_ = 0;
     }
     rows_ = 0;
 }
@@ -98,6 +100,7 @@ FileId WriteBatch::begin_file(const FileRecord& record) {
             if (open_.count(f) != 0) throw std::logic_error("begin_file: an older generation of this inode is open");
             deleter.erase(f);
         }
+        stale_uncommitted_ += stale.size();
     }
 
     upsert_file_.bind_u64(1, id.subvol).bind_u64(2, id.ino).bind_u64(3, id.generation);

@@ -214,6 +214,7 @@ ScanReport scan_volumes(const ScanOptions& opt, const ScanProgressCallback& prog
                                  previous->last_generation > 0 && cat.scan_settings(volume) == settings;
         const catalog::Epoch epoch = cat.begin_pass(volume);
         bool complete = false;
+        std::uint64_t replaced = 0;
         {
             catalog::WriteBatch batch(cat, epoch);
             CatalogSink sink(batch, cat.block_size(), report);
@@ -232,11 +233,17 @@ ScanReport scan_volumes(const ScanOptions& opt, const ScanProgressCallback& prog
             hasher.finish();
             batch.commit();
             report.bytes_reused += sink.bytes_reused();
+            replaced = batch.stale_generations_deleted();
         }
+        // A gone file whose inode number a new one took (XFS hands freed numbers out again)
+        // lost its row when the new file was catalogued: delete_unseen cannot count it.
+        result.files_deleted += replaced;
+        report.files_deleted += replaced;
         if (complete) {
             if (!incremental) {
-                result.files_deleted = cat.delete_unseen(volume, epoch);
-                report.files_deleted += result.files_deleted;
+                const std::uint64_t unseen = cat.delete_unseen(volume, epoch);
+                result.files_deleted += unseen;
+                report.files_deleted += unseen;
             }
             cat.finish_pass(volume, generation, catalog::ScanState::complete);
             cat.set_scan_settings(volume, settings);

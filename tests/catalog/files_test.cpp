@@ -106,7 +106,11 @@ TEST_F(CatalogFiles, HardLinksAreOneFile) {
 
 TEST_F(CatalogFiles, ReusedInodeNumberWithNewGenerationIsAnotherFile) {
     const FileId old_id = put(record(42, 1, "x", volume_), blocks(0, 3));
-    const FileId new_id = put(record(42, 2, "x", volume_), blocks(100, 2));
+    WriteBatch batch(catalog_, epoch_);
+    const FileId new_id = batch.put_file(record(42, 2, "x", volume_), blocks(100, 2));
+    EXPECT_EQ(batch.stale_generations_deleted(), 0u);  // not until committed
+    batch.commit();
+    EXPECT_EQ(batch.stale_generations_deleted(), 1u);  // the scan counts it as deleted
     EXPECT_NE(new_id, old_id);
     // The old generation cannot exist any more: it left with its blocks.
     EXPECT_FALSE(catalog_.find_file(FileIdentity{5, 42, 1}).has_value());

@@ -8,6 +8,7 @@
 // they say `pending`, which nothing trusts (whole-file groups skip them, the scanner re-hashes
 // them), and the next open_writer() drops their blocks.
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -58,6 +59,9 @@ public:
     void commit();
     [[nodiscard]] std::size_t uncommitted_rows() const noexcept { return rows_; }
     [[nodiscard]] std::size_t open_files() const noexcept { return open_.size(); }
+    // Committed rows that begin_file() deleted because their inode number now holds another
+    // generation: files that are gone, which a later delete_unseen() can no longer count.
+    [[nodiscard]] std::uint64_t stale_generations_deleted() const noexcept { return stale_committed_; }
 
 private:
     // Rows per multi-row INSERT: one statement run appends them with the B-tree cursor kept
@@ -96,6 +100,8 @@ private:
     std::size_t rows_per_commit_;
     std::size_t rows_ = 0;
     bool in_transaction_ = false;
+    std::uint64_t stale_uncommitted_ = 0;  // rolled back with the transaction
+    std::uint64_t stale_committed_ = 0;
     std::unordered_map<FileId, OpenFile> open_;
 
     Statement upsert_file_;
