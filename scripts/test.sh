@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds reflinkdedup twice (release with -Werror, and ASan+UBSan),
+# Installs what is missing, builds reflinkdedup twice (release with -Werror, and ASan+UBSan with
+# the library at -Og),
 # and runs the whole test suite in both: unit tests, and integration tests on real
 # loop-mounted btrfs and XFS images (these need root; without it they are skipped with the
 # reason, unless RDD_REQUIRE_ROOT_TESTS=1, which CI sets, turns that into a failure).
@@ -38,11 +39,14 @@ run_suite() {  # NAME BUILD_DIR "BUILD_TARGETS" "CTEST_ARGS" CMAKE_ARGS... (no t
   cmake -S . -B "$dir" -DRDD_WERROR=ON "$@" >/dev/null
   local target_args=()
   for t in $targets; do target_args+=(--target "$t"); done
+  local t0=$SECONDS
   cmake --build "$dir" -j "$jobs" "${target_args[@]}" >"$dir/build.log" 2>&1 || { tail -50 "$dir/build.log"; return 1; }
-  echo "== $name: ctest $ctest_args"
+  echo "== $name: built in $((SECONDS - t0)) s; ctest $ctest_args"
   local log="$dir/ctest.log"
   # shellcheck disable=SC2086  # ctest_args is a list of words
+  t0=$SECONDS
   ( cd "$dir" && ctest --output-on-failure --timeout 600 -j "$jobs" $ctest_args ) 2>&1 | tee "$log" || return 1
+  echo "== $name: tests took $((SECONDS - t0)) s"
   if [ "$RDD_REQUIRE_ROOT_TESTS" = 1 ] && grep -q '\*\*\*Skipped\|Not Run' "$log"; then
     echo "== $name: tests were skipped although RDD_REQUIRE_ROOT_TESTS=1" >&2
     return 1
@@ -54,7 +58,8 @@ if wanted release; then
 fi
 if wanted asan; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_suite "asan+ubsan" build-asan "" "" -DCMAKE_BUILD_TYPE=Debug -DRDD_SANITIZE=ON || status=1
+    run_suite "asan+ubsan" build-asan "" "" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-Og -g" \
+    -DRDD_SANITIZE=ON || status=1
 fi
 if wanted fuzz; then
   run_suite "fuzz" build-fuzz rdd_fuzz "-L fuzz" \

@@ -1,6 +1,6 @@
 #pragma once
 // The independent computation the hasher is checked against: the whole file read with
-// std::ifstream and hashed by xxHash's plain one-shot XXH3_128bits (not the dispatch variants
+// one read and hashed by xxHash's plain one-shot XXH3_128bits (not the dispatch variants
 // the product uses), per block and over everything.
 #include <xxhash.h>
 
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "reflinkdedup/hash/digest.hpp"
+#include "support/read_file.hpp"
 
 namespace rdd::hash::test {
 
@@ -28,11 +29,7 @@ inline Digest128 reference_xxh3(const void* data, std::size_t len) {
     return Digest128{h.high64, h.low64};
 }
 
-inline std::vector<char> read_whole_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot open " + path.string());
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+inline std::vector<char> read_whole_file(const std::filesystem::path& path) { return rdd::test::read_file(path); }
 
 inline ReferenceDigests reference_digests(const std::filesystem::path& path, std::uint32_t block_size) {
     const std::vector<char> data = read_whole_file(path);
@@ -42,9 +39,7 @@ inline ReferenceDigests reference_digests(const std::filesystem::path& path, std
     for (std::size_t off = 0; off < data.size(); off += block_size) {
         const std::size_t len = std::min<std::size_t>(block_size, data.size() - off);
         r.blocks.push_back(reference_xxh3(data.data() + off, len));
-        bool z = true;
-        for (std::size_t i = off; i < off + len && z; ++i) z = data[i] == 0;
-        r.zero.push_back(z);
+        r.zero.push_back(rdd::test::all_zero(data.data() + off, len));
     }
     return r;
 }

@@ -17,6 +17,7 @@
 #include "reflinkdedup/fs/regular_file.hpp"
 #include "support/file_checks.hpp"
 #include "support/fs_kind_param.hpp"
+#include "support/read_file.hpp"
 
 namespace rdd::test {
 
@@ -56,16 +57,14 @@ protected:
     void expect_blocks_match(const fs::path& p) {
         const auto r = row(p);
         ASSERT_TRUE(r) << p;
-        std::ifstream in(p, std::ios::binary);
-        std::vector<char> data((std::istreambuf_iterator<char>(in)), {});
+        const std::vector<char> data = test::read_file(p);
         std::vector<catalog::Block> blocks;
         const auto cat = catalog::Catalog::open_reader(db());
         (void)cat.for_each_block(r->id, [&](const catalog::Block& b) { return blocks.push_back(b), true; });
         ASSERT_EQ(blocks.size(), (data.size() + kBlock - 1) / kBlock) << p;
         for (std::size_t i = 0; i < blocks.size(); ++i) {
             const std::size_t off = i * kBlock, len = std::min<std::size_t>(kBlock, data.size() - off);
-            const bool zero = std::all_of(data.begin() + static_cast<long>(off),
-                                          data.begin() + static_cast<long>(off + len), [](char c) { return c == 0; });
+            const bool zero = test::all_zero(data.data() + off, len);
             EXPECT_EQ(blocks[i].index, i);
             EXPECT_EQ(blocks[i].zero, zero) << p << " block " << i;
             if (!zero) {

@@ -18,6 +18,7 @@
 #include "reflinkdedup/lock/job_lock.hpp"
 #include "reflinkdedup/lock/lease_set.hpp"
 #include "support/file_checks.hpp"
+#include "support/read_file.hpp"
 
 namespace rdd::lock::test {
 namespace {
@@ -25,10 +26,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-std::string contents(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::string contents(const std::filesystem::path& p) { return rdd::test::read_file_string(p); }
 
 double ms_since(Clock::time_point t) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
