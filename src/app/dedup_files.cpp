@@ -12,6 +12,7 @@
 #include "reflinkdedup/clone/dedupe_range.hpp"
 #include "reflinkdedup/fs/fiemap.hpp"
 #include "reflinkdedup/fs/free_space.hpp"
+#include "reflinkdedup/fs/regular_file.hpp"
 #include "reflinkdedup/lock/file_freeze_journal.hpp"
 #include "reflinkdedup/lock/job_lock.hpp"
 #include "reflinkdedup/lock/recover.hpp"
@@ -94,7 +95,7 @@ public:
 
     void run() {
         if (!lock_files()) return;
-        for (std::uint64_t w = 0; w < src_size_; w += window_) {
+        for (std::uint64_t w = 0; w < src_size_;) {
             if (interrupt_requested()) {
                 report_.interrupted = true;
                 return;
@@ -104,13 +105,31 @@ public:
                 report_.skipped.push_back({src_path(), "written to during the run; stopped"});
                 return;
             }
+            // Windows that are holes in every file hold nothing to compare or share: a
+            // terabyte-sized sparse file costs what its data does.
+            const std::uint64_t data = next_data_anywhere(w);
+            if (data >= w + window_) {
+                w = data - data % window_;
+                continue;
+            }
             process_window(w, std::min(window_, src_size_ - w));
+            w += window_;
         }
     }
 
 private:
     const std::string& src_path() const { return set_.source.path; }
     int src_fd() const { return set_.source.fd.get(); }
+
+    // The first data offset >= w in the source or a destination still worked on (src_size_ if none).
+    std::uint64_t next_data_anywhere(std::uint64_t w) {
+        std::uint64_t first = next_data(src_fd(), w, src_path()).value_or(src_size_);
+        for (const Destination& d : dests_) {
+            if (d.failed || d.size <= w || first == w) continue;
+            first = std::min(first, next_data(d.file->fd.get(), w, d.file->path).value_or(src_size_));
+        }
+        return std::min(first, src_size_);
+    }
 
     void process_window(std::uint64_t w, std::uint64_t src_len) {
         const auto src_ext = read_fiemap(src_fd(), w, src_len, src_path());

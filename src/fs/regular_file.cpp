@@ -127,4 +127,11 @@ std::size_t read_at(int fd, std::uint64_t offset, std::span<std::byte> buf,
     return done;
 }
 
+std::optional<std::uint64_t> next_data(int fd, std::uint64_t from, const std::string& path) {
+    const off_t at = ::lseek(fd, static_cast<off_t>(from), SEEK_DATA);
+    if (at >= 0) return static_cast<std::uint64_t>(at);
+    if (errno == ENXIO) return std::nullopt;  // no data at or after `from`
+    throw_errno("lseek SEEK_DATA", path);
+}
+
 }  // namespace rdd

@@ -171,14 +171,13 @@ TEST_P(HostileFiles, TerabyteSparseFilesAreReadOnlyWhereThereIsData) {
     }
 }
 
-// dedup-files over two sparse files at the same offsets. It steps through the source in
-// 16 MiB windows (two FIEMAP calls each, ~14 s for a terabyte on a loaded 2-core machine), so
-// 64 GiB here; it compares only windows that hold data (their holes read as zeros without
-// I/O): three windows at most.
+// dedup-files over two 1 TiB sparse files at the same offsets: it skips the windows that are
+// holes in both (SEEK_DATA) and compares only the three that hold data.
 TEST_P(HostileFiles, DedupFilesComparesOnlyTheDataOfSparseFiles) {
-    const std::vector<Piece> pieces{{0, kMiB, 34}, {32 * kGiB, kMiB, 35}, {64 * kGiB - kMiB, kMiB, 36}};
-    write_sparse(path("s1"), 64 * kGiB, pieces);
-    write_sparse(path("s2"), 64 * kGiB, pieces);
+    constexpr std::uint64_t kTiB = 1024 * kGiB;
+    const std::vector<Piece> pieces{{0, kMiB, 34}, {512 * kGiB, kMiB, 35}, {kTiB - kMiB, kMiB, 36}};
+    write_sparse(path("s1"), kTiB, pieces);
+    write_sparse(path("s2"), kTiB, pieces);
     fs().sync();
     const CliRun files = run_limited({"dedup-files", "--json", path("s1"), path("s2")});
     ASSERT_EQ(files.process.exit_code, 0) << describe(files);
@@ -186,8 +185,8 @@ TEST_P(HostileFiles, DedupFilesComparesOnlyTheDataOfSparseFiles) {
     EXPECT_EQ(files.json["bytes_shared"], 3 * kMiB) << files.process.out;
     const auto e1 = fiemap_extents(path("s1")), e2 = fiemap_extents(path("s2"));
     for (const Piece& p : pieces) EXPECT_EQ(shared_at(e1, p.offset, e2, p.offset, p.length), p.length) << p.offset;
-    expect_sparse_content(path("s1"), 64 * kGiB, pieces);
-    expect_sparse_content(path("s2"), 64 * kGiB, pieces);
+    expect_sparse_content(path("s1"), kTiB, pieces);
+    expect_sparse_content(path("s2"), kTiB, pieces);
 }
 
 // Data past 2^32 bytes: a 1 MiB piece at 4 GiB + 64 KiB in one file, at 5 GiB in another,

@@ -35,4 +35,8 @@ struct OpenedFile {
 [[nodiscard]] std::size_t read_at(int fd, std::uint64_t offset, std::span<std::byte> buf,
                                   const std::string& path);
 
+// The first offset >= `from` that holds data (lseek SEEK_DATA), or nullopt when only holes
+// follow. Filesystems without hole tracking report everything as data.
+[[nodiscard]] std::optional<std::uint64_t> next_data(int fd, std::uint64_t from, const std::string& path);
+
 }  // namespace rdd
