@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds reflinkdedup twice (release with -Werror, and ASan+UBSan with
-# the library at -Og),
-# and runs the whole test suite in both: unit tests, and integration tests on real
-# loop-mounted btrfs and XFS images (these need root; without it they are skipped with the
-# reason, unless RDD_REQUIRE_ROOT_TESTS=1, which CI sets, turns that into a failure).
+# Installs what is missing, builds reflinkdedup twice and runs the test suite:
+# - ASan+UBSan (library at -Og): the whole suite: unit tests, and integration and reliability
+#   tests on real loop-mounted btrfs and XFS images (these need root; without it they are
+#   skipped with the reason, unless RDD_REQUIRE_ROOT_TESTS=1, which CI sets, turns that into a
+#   failure), except the memory bound at scale, which release measures;
+# - release (-O2, -Werror): the unit tests, the command line, packaging and the scale test.
 # Then two short suites that build only what they need: the libFuzzer targets (clang,
 # ctest label fuzz, tests/fuzz/README.md) and the threaded code under ThreadSanitizer.
 #
 # RDD_SUITES picks suites (comma-separated; default release,asan,fuzz,tsan), e.g.
 #   RDD_SUITES=fuzz,tsan ./scripts/test.sh
-# RDD_FUZZ_SECONDS: how long each fuzz target runs (default 10; scripts/soak.sh runs long).
+# RDD_FUZZ_SECONDS: how long each fuzz target runs (default 5; scripts/soak.sh runs long).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,18 +54,22 @@ run_suite() {  # NAME BUILD_DIR "BUILD_TARGETS" "CTEST_ARGS" CMAKE_ARGS... (no t
   fi
 }
 
+# release: what the sanitizers change or cannot measure: the pure logic at -O2 (unit), the
+# command line, the package, and the memory bound at scale (label scale; ASan's shadow memory
+# would count in it). Every other test runs in the ASan+UBSan suite, against that binary.
 if wanted release; then
-  run_suite "release" build "" "" -DCMAKE_BUILD_TYPE=RelWithDebInfo || status=1
+  run_suite "release" build "rdd_unit_tests rdd_cli_tests rdd_scale_tests reflinkdedup_man" \
+    "-L unit|cli|packaging|scale" -DCMAKE_BUILD_TYPE=RelWithDebInfo || status=1
 fi
 if wanted asan; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_suite "asan+ubsan" build-asan "" "" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-Og -g" \
+    run_suite "asan+ubsan" build-asan "" "-LE scale" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-Og -g" \
     -DRDD_SANITIZE=ON || status=1
 fi
 if wanted fuzz; then
   run_suite "fuzz" build-fuzz rdd_fuzz "-L fuzz" \
     -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DRDD_FUZZ=ON \
-    -DRDD_FUZZ_SECONDS="${RDD_FUZZ_SECONDS:-10}" || status=1
+    -DRDD_FUZZ_SECONDS="${RDD_FUZZ_SECONDS:-5}" || status=1
 fi
 if wanted tsan; then
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
