@@ -74,4 +74,13 @@ inline std::vector<Block> read_blocks(const Catalog& c, FileId f) {
     return out;
 }
 
+inline std::vector<ZeroRun> read_zero_runs(const Catalog& c, FileId f) {
+    std::vector<ZeroRun> out;
+    c.for_each_zero_run(f, [&](const ZeroRun& r) {
+        out.push_back(r);
+        return true;
+    });
+    return out;
+}
+
 }  // namespace rdd::catalog::testing

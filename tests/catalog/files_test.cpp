@@ -8,6 +8,7 @@ namespace {
 using testing::TempDir;
 using testing::blocks;
 using testing::read_blocks;
+using testing::read_zero_runs;
 using testing::record;
 
 class CatalogFiles : public ::testing::Test {
@@ -151,12 +152,7 @@ TEST_F(CatalogFiles, ZeroBlocksAreStoredAsRuns) {
     batch.end_file(id, testing::digest(12345));
     batch.commit();
 
-    std::vector<ZeroRun> runs;
-    catalog_.for_each_zero_run(id, [&](const ZeroRun& r) {
-        runs.push_back(r);
-        return true;
-    });
-    EXPECT_EQ(runs, (std::vector<ZeroRun>{{10, 490}, {700, 1}, {990, 10}}));
+    EXPECT_EQ(read_zero_runs(catalog_, id), (std::vector<ZeroRun>{{10, 490}, {700, 1}, {990, 10}}));
     EXPECT_EQ(catalog_.connection().query_int("SELECT count(*) FROM zero_run"), 3);
     EXPECT_EQ(catalog_.stats().block_rows, 1000 - 490 - 1 - 10);
     EXPECT_EQ(read_blocks(catalog_, id), b);
@@ -181,12 +177,7 @@ TEST_F(CatalogFiles, ZeroRunsJoinZeroBlocksAroundThem) {
     batch.end_file(id, testing::digest(3));
     batch.commit();
 
-    std::vector<ZeroRun> runs;
-    catalog_.for_each_zero_run(id, [&](const ZeroRun& r) {
-        runs.push_back(r);
-        return true;
-    });
-    EXPECT_EQ(runs, (std::vector<ZeroRun>{{1, kTiBOfBlocks + 2}, {10 + kTiBOfBlocks, 5}}));
+    EXPECT_EQ(read_zero_runs(catalog_, id), (std::vector<ZeroRun>{{1, kTiBOfBlocks + 2}, {10 + kTiBOfBlocks, 5}}));
     EXPECT_EQ(catalog_.stats().block_rows, 2);
     EXPECT_EQ(catalog_.stats().zero_blocks, static_cast<std::int64_t>(kTiBOfBlocks + 7));
 }
